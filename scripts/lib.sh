@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common settings for the daxfs scripts. Sourced, never executed.
+#
+# Everything that is downloaded or built lives outside the clone, under
+# DAXFS_CACHE (default /var/cache/daxfs), so a fresh clone on the same machine
+# reuses it. The patched kernel *source* tree is the developer's working tree
+# and lives in the clone's ignored build/ directory (override: KSRC).
+
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DAXFS_CACHE=${DAXFS_CACHE:-/var/cache/daxfs}
+KSRC=${KSRC:-$REPO/build/linux}
+
+# The pinned kernel source package. KERNEL_PKG_FALLBACK lists other 7.2.x
+# versions known to exist in the archive; they are only used when asked for
+# with KERNEL_PKG_VERSION=<version> (the checksum is then not pinned).
+KERNEL_PKG=linux-source-7.2
+KERNEL_PKG_VERSION_PINNED=7.2.12-1~bpo13+1
+KERNEL_PKG_SHA256_PINNED=73ca6c22599ba411ab3179642d33501ca2c90174e13c3c8d86e996ea1cbf2a8f
+KERNEL_PKG_VERSION=${KERNEL_PKG_VERSION:-$KERNEL_PKG_VERSION_PINNED}
+KERNEL_PKG_FALLBACK="7.2.11-1~bpo13+1 7.2.9-1~bpo13+1 7.2.6-1~bpo13+1"
+
+# Toolchain: Debian's versioned LLVM, rustup's rustc, cargo-installed bindgen.
+LLVM_SUFFIX=${LLVM_SUFFIX:--22}
+BINDGEN_VERSION=0.73.2
+VENV=$DAXFS_CACHE/venv
+VIRTME_NG_VERSION=1.42
+
+# The output directory is keyed by the source tree path, so two clones do
+# not fight over one object tree; ccache is shared by all of them.
+KOUT=${KOUT:-$DAXFS_CACHE/kbuild/$(printf %s "$KSRC" | sha1sum | cut -c1-12)}
+export CCACHE_DIR=${CCACHE_DIR:-$DAXFS_CACHE/ccache}
+export CCACHE_BASEDIR=$KSRC
+export CCACHE_COMPILERCHECK=content
+export PATH=$HOME/.cargo/bin:$PATH
+
+JOBS=${JOBS:-$(nproc)}
+
+log() { printf '[daxfs] %s\n' "$*" >&2; }
+die() { printf '[daxfs] error: %s\n' "$*" >&2; exit 1; }
+
+# kmake ARGS...: make in the kernel tree with the project's toolchain.
+kmake() {
+	make -C "$KSRC" O="$KOUT" LLVM="$LLVM_SUFFIX" CC="ccache clang$LLVM_SUFFIX" -j"$JOBS" "$@"
+}
