@@ -1,0 +1,1 @@
+//! daxfs userspace tools library.
