@@ -37,6 +37,10 @@ export PATH=$HOME/.cargo/bin:$PATH
 
 JOBS=${JOBS:-$(nproc)}
 
+# git format-patch options for linux-patches/: deterministic output (zero
+# commit ids, no version signature), so regeneration round-trips exactly.
+FORMAT_PATCH_OPTS=(--zero-commit --no-signature --no-renames --abbrev=12)
+
 log() { printf '[daxfs] %s\n' "$*" >&2; }
 die() { printf '[daxfs] error: %s\n' "$*" >&2; exit 1; }
 

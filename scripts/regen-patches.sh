@@ -11,8 +11,7 @@
 git -C "$KSRC" diff --quiet HEAD || die "$KSRC has uncommitted changes: commit them first"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-git -C "$KSRC" format-patch -q --zero-commit --no-signature --no-renames --abbrev=12 \
-	-o "$tmp" daxfs-base..HEAD
+git -C "$KSRC" format-patch -q "${FORMAT_PATCH_OPTS[@]}" -o "$tmp" daxfs-base..HEAD
 rm -f "$REPO"/linux-patches/*.patch
 mkdir -p "$REPO/linux-patches"
 cp "$tmp"/*.patch "$REPO/linux-patches/" 2>/dev/null || true

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The test command (README, .ci/run): every level of test daxfs has, counted.
+#   1. userspace: cargo fmt --check, clippy -D warnings, cargo test (fs-rust-daxfs)
+#   2. the series: checkpatch.pl clean, regenerate round-trips byte for byte
+#   3. the kernel: build (ccache), then in the booted VM:
+#      - the VM runner's own failure detection (fail, panic, hang, WARN)
+#      - KUnit + Rust doctests (KTAP from dmesg, parsed by kunit.py)
+#      - guest suites: scripts/tests/guest/*.sh ("ok - x" / "not ok - x" / "skip - x")
+#   4. xfstests with FSTYP=daxfs when installed (XFSTESTS_DIR or /var/lib/xfstests)
+# Ends with "N passed, N failed, N skipped"; exit 1 if anything failed.
+# DAXFS_TEST_ONLY="userspace series kernel runner kunit guest xfstests" selects stages.
+. "$(dirname "$0")/lib.sh"
+set +e
+
+only=${DAXFS_TEST_ONLY:-userspace series kernel runner kunit guest xfstests}
+want() { [[ " $only " == *" $1 "* ]]; }
+PASS=0 FAIL=0 SKIP=0
+FAILED=()
+RESULTS=${DAXFS_RESULTS:-$REPO/build/test-results}
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+T0=$(date +%s)
+
+pass() { PASS=$((PASS + 1)); printf 'PASS %s\n' "$1"; }
+fail() { FAIL=$((FAIL + 1)); FAILED+=("$1"); printf 'FAIL %s%s\n' "$1" "${2:+: $2}"; }
+skip() { SKIP=$((SKIP + 1)); printf 'SKIP %s: %s\n' "$1" "$2"; }
+stage() { printf '\n== %s (t+%ds)\n' "$1" $(( $(date +%s) - T0 )); }
+# check NAME CMD...: one result from a command's exit status.
+check() {
+	local name=$1; shift
+	local log=$RESULTS/$(echo "$name" | tr ' /' '__').log
+	if "$@" >"$log" 2>&1; then pass "$name"; else fail "$name" "see $log"; tail -n 15 "$log"; fi
+}
+# tap NAME FILE: count "ok - x" / "not ok - x" / "skip - x" lines.
+tap() {
+	local line n=0
+	while IFS= read -r line; do
+		case "$line" in
+		"ok - "*) pass "$1: ${line#ok - }"; n=$((n + 1)) ;;
+		"not ok - "*) fail "$1: ${line#not ok - }"; n=$((n + 1)) ;;
+		"skip - "*) skip "$1: ${line#skip - }" "${line##*: }"; n=$((n + 1)) ;;
+		esac
+	done < <(tr -d '\r' < "$2")
+	[ "$n" -gt 0 ] || fail "$1" "reported no results"
+}
+
+if want userspace; then
+	stage "userspace (fs-rust-daxfs)"
+	m=$REPO/fs-rust-daxfs/Cargo.toml
+	if [ -f "$m" ]; then
+		check "cargo fmt --check" cargo fmt --manifest-path "$m" --all -- --check
+		check "cargo clippy -D warnings" cargo clippy -q --manifest-path "$m" --workspace --all-targets -- -D warnings
+		log=$RESULTS/cargo-test.log
+		cargo test --manifest-path "$m" --workspace --release >"$log" 2>&1
+		crc=$?
+		p=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
+		f=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
+		printf 'cargo test: %s passed, %s failed\n' "${p:-0}" "${f:-0}"
+		PASS=$((PASS + ${p:-0})); FAIL=$((FAIL + ${f:-0}))
+		if [ "$crc" != 0 ] && [ "${f:-0}" = 0 ]; then fail "cargo test" "exit $crc, see $log"; tail -20 "$log"; fi
+		[ "${p:-0}" -gt 0 ] || fail "cargo test" "ran no test"
+		check "tools build (release)" "$REPO/scripts/tools-build.sh"
+	else
+		fail "userspace" "fs-rust-daxfs/Cargo.toml is missing"
+	fi
+fi
+
+if want series; then
+	stage "patch series"
+	check "kernel tree applies linux-patches/" "$REPO/scripts/kernel-tree.sh"
+	check "checkpatch.pl linux-patches/" "$REPO/scripts/check-patches.sh"
+	check "regenerated series is byte-identical" "$REPO/scripts/tests/series-roundtrip.sh"
+fi
+
+BZ=$KOUT/arch/x86/boot/bzImage
+if want kernel; then
+	stage "kernel build"
+	s=$(date +%s)
+	check "kernel build (CONFIG_DAXFS_FS=y)" "$REPO/scripts/kernel-build.sh"
+	echo "kernel build took $(( $(date +%s) - s )) s"
+fi
+
+if [ ! -f "$BZ" ] && { want runner || want kunit || want guest || want xfstests; }; then
+	fail "VM stages" "no kernel image at $BZ"
+else
+	if want runner; then
+		stage "VM runner self-test"
+		tap "runner" <("$REPO/scripts/tests/runner-selftest.sh" 2>"$RESULTS/runner.log")
+	fi
+	if want kunit || want guest; then
+		stage "boot: KUnit, Rust doctests, guest suites"
+		out=$RESULTS/guest
+		s=$(date +%s)
+		"$REPO/scripts/vm.sh" --pmem 2 --timeout "${DAXFS_GUEST_TIMEOUT:-1500}" --out "$out" \
+			--append "log_buf_len=8M" -- "$REPO/scripts/tests/guest/run-all.sh"
+		vrc=$?
+		echo "guest boot + suites took $(( $(date +%s) - s )) s (vm.sh exit $vrc)"
+		if want kunit; then
+			kout=$RESULTS/kunit.txt
+			python3 "$KSRC/tools/testing/kunit/kunit.py" parse --raw_output=kunit < "$out/dmesg" > "$kout" 2>&1
+			summary=$(grep -E 'Ran [0-9]+ tests?:' "$kout" | tail -1)
+			echo "kunit: ${summary:-no KTAP found}"
+			kp=$(sed -nE 's/.*passed: ([0-9]+).*/\1/p' <<<"$summary"); kf=$(sed -nE 's/.*failed: ([0-9]+).*/\1/p' <<<"$summary")
+			ks=$(sed -nE 's/.*skipped: ([0-9]+).*/\1/p' <<<"$summary"); kc=$(sed -nE 's/.*crashed: ([0-9]+).*/\1/p' <<<"$summary")
+			PASS=$((PASS + ${kp:-0})); FAIL=$((FAIL + ${kf:-0} + ${kc:-0})); SKIP=$((SKIP + ${ks:-0}))
+			[ "${kf:-0}${kc:-0}" = 00 ] || grep -E '\[FAILED\]|\[CRASHED\]' "$kout" | head -20
+			[ "${kp:-0}" -gt 0 ] || fail "kunit" "no KUnit results in the guest dmesg"
+			grep -q 'rust_doctests_kernel' "$out/dmesg" && pass "kunit: rust_doctests_kernel suite ran" ||
+				fail "kunit: rust_doctests_kernel suite ran"
+		fi
+		if want guest; then
+			tap "guest" "$out/output"
+			case $vrc in
+			0) ;;
+			124) fail "guest" "the VM hung (timeout)" ;;
+			125) fail "guest" "the guest crashed (see $out/console.log)" ;;
+			126) fail "guest" "kernel warnings in dmesg (see $out/dmesg)" ;;
+			*) [ "$FAIL" -gt 0 ] || fail "guest" "run-all.sh exited $vrc" ;;
+			esac
+		fi
+	fi
+	if want xfstests; then
+		stage "xfstests"
+		"$REPO/scripts/xfstests.sh" > "$RESULTS/xfstests.out" 2>&1
+		xrc=$?
+		cat "$RESULTS/xfstests.out"
+		if [ "$xrc" = 3 ]; then
+			skip "xfstests" "$(tail -1 "$RESULTS/xfstests.out")"
+		else
+			tap "xfstests" "$RESULTS/xfstests.out"
+			[ "$xrc" = 0 ] || [ "$FAIL" -gt 0 ] || fail "xfstests" "exit $xrc"
+		fi
+	fi
+fi
+
+printf '\ntotal time %d s\n' $(( $(date +%s) - T0 ))
+if [ "${#FAILED[@]}" -gt 0 ]; then printf 'failed: %s\n' "${FAILED[@]}"; fi
+echo "$PASS passed, $FAIL failed, $SKIP skipped"
+[ "$FAIL" = 0 ]

@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for guest suites. A suite prints one line per test:
+#   ok - NAME | not ok - NAME | skip - NAME: REASON
+# and diagnostics on lines starting with "# ".
+set -u
+SUITE=${SUITE:-$(basename "$0" .sh)}
+GUEST_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+TOOLS=$GUEST_REPO/fs-rust-daxfs/target/release
+_fails=0
+ok() { echo "ok - $SUITE: $1"; }
+not_ok() { echo "not ok - $SUITE: $1"; shift; [ $# -gt 0 ] && echo "# $*"; _fails=$((_fails + 1)); }
+skip() { echo "skip - $SUITE: $1: $2"; }
+# t NAME CMD...: pass when CMD exits 0; its output is shown on failure.
+t() {
+	local name=$1 out; shift
+	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name"; printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 20; fi
+}
+# tf NAME CMD...: pass when CMD fails (negative controls, error paths).
+tf() {
+	local name=$1; shift
+	if "$@" >/dev/null 2>&1; then not_ok "$name" "command unexpectedly succeeded: $*"; else ok "$name"; fi
+}
+suite_exit() { exit $((_fails > 0)); }

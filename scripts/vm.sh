@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot the daxfs kernel under QEMU (TCG) with file-backed NVDIMMs in fsdax
+# mode, run a command in the guest and return its exit code.
+#
+# usage: scripts/vm.sh [options] [--] COMMAND...
+#   --kernel PATH     bzImage (default: the one scripts/kernel-build.sh makes)
+#   --pmem N          number of NVDIMMs (default 1), each --pmem-size big
+#   --pmem-size SIZE  default 1G (sparse files)
+#   --images DIR      keep the NVDIMM images in DIR (reused when they exist);
+#                     default: fresh images, removed afterwards
+#   --no-pmem-setup   do not switch namespaces to fsdax
+#   --timeout SEC     hard limit for the whole VM (default 600)
+#   --kill-after SEC  SIGKILL QEMU after SEC seconds (crash tests); exit 137
+#   --out DIR         keep console.log, output, dmesg, rc in DIR
+#   --append ARGS     extra kernel command line
+#   --allow-dmesg RE  dmesg lines matching RE are not counted as failures
+#   --interactive     a shell on the serial console instead of a command
+#
+# Exit status: the guest command's, or 124 guest timed out (hang), 125 guest
+# crashed or never reported (panic, oops, setup failure), 126 the command
+# passed but dmesg shows a kernel warning/bug (listed on stderr), 137 killed
+# by --kill-after. QEMU never outlives this script.
+. "$(dirname "$0")/lib.sh"
+. "$REPO/qemu/vm.inc"
+
+kernel= npmem=1 pmem_size=$VM_PMEM_SIZE images= timeout=600 kill_after= out= append=
+allow= interactive= pmem_setup=fsdax
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel=$2; shift 2 ;;
+	--pmem) npmem=$2; shift 2 ;;
+	--pmem-size) pmem_size=$2; shift 2 ;;
+	--images) images=$2; shift 2 ;;
+	--no-pmem-setup) pmem_setup=none; shift ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--kill-after) kill_after=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--append) append=$2; shift 2 ;;
+	--allow-dmesg) allow=$2; shift 2 ;;
+	--interactive) interactive=1; shift ;;
+	--) shift; break ;;
+	-*) die "vm.sh: unknown option $1" ;;
+	*) break ;;
+	esac
+done
+[ -n "$interactive" ] || [ $# -gt 0 ] || die "vm.sh: no command given"
+[ -n "$kernel" ] || kernel=$KOUT/arch/x86/boot/bzImage
+[ -f "$kernel" ] || die "no kernel at $kernel (run: make kernel)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/daxfs-vm.XXXXXX")
+qpid=
+cleanup() {
+	if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
+		kill -KILL "$qpid" 2>/dev/null || true
+		wait "$qpid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+share=$work/share
+mkdir -p "$share"
+[ -n "$images" ] || images=$work/images
+mkdir -p "$images"
+imgs=()
+for ((i = 0; i < npmem; i++)); do
+	img=$images/pmem$i.img
+	[ -f "$img" ] || truncate -s "$pmem_size" "$img"
+	imgs+=("$img")
+done
+
+pwd > "$share/cwd"
+echo "$pmem_setup" > "$share/pmem-setup"
+{
+	echo 'set -o pipefail'
+	# Pass the DAXFS_*, XFSTESTS_* and CI settings through to the guest.
+	env | grep -E '^(DAXFS_[A-Z_]*|XFSTESTS_DIR|CI|KSRC|KOUT)=' | sed 's/^\([^=]*\)=\(.*\)$/export \1=\x27\2\x27/'
+	printf '%q ' "$@"
+	echo
+} > "$share/cmd.sh"
+[ -n "$interactive" ] && touch "$share/interactive"
+
+mapfile -t qargs < <(vm_machine_args; vm_pmem_args "${imgs[@]}")
+console=$work/console.log
+cmdline="$VM_CMDLINE_BASE root=/dev/root rootfstype=9p ro"
+cmdline+=" rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose"
+cmdline+=" init=$REPO/qemu/guest-init $append"
+
+serial=(-serial "file:$console")
+[ -n "$interactive" ] && serial=(-serial mon:stdio)
+start=$(date +%s)
+qemu-system-x86_64 "${qargs[@]}" -kernel "$kernel" -append "$cmdline" \
+	-display none -no-reboot -nodefaults "${serial[@]}" \
+	-fsdev local,id=root,path=/,security_model=none,readonly=on \
+	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
+	-fsdev "local,id=out,path=$share,security_model=none" \
+	-device virtio-9p-pci,fsdev=out,mount_tag=daxfsout &
+qpid=$!
+# Stream the guest command's output as it is produced.
+if [ -z "$interactive" ]; then
+	tail -n +1 -F --pid="$qpid" "$share/output" 2>/dev/null &
+	tpid=$!
+fi
+
+# Wait for QEMU, enforcing the timeout and the optional crash point.
+rc_q=0 verdict=
+while kill -0 "$qpid" 2>/dev/null; do
+	now=$(( $(date +%s) - start ))
+	if [ -n "$kill_after" ] && [ "$now" -ge "$kill_after" ]; then
+		kill -KILL "$qpid"; verdict=killed; break
+	fi
+	if [ "$now" -ge "$timeout" ]; then
+		kill -KILL "$qpid"; verdict=timeout; break
+	fi
+	sleep 0.2
+done
+wait "$qpid" 2>/dev/null || rc_q=$?
+qpid=
+[ -n "${tpid:-}" ] && { sleep 0.3; kill "$tpid" 2>/dev/null; wait "$tpid" 2>/dev/null; } || true
+
+if [ -n "$out" ]; then
+	mkdir -p "$out"
+	cp "$console" "$out/console.log" 2>/dev/null || true
+	for f in output dmesg rc; do cp "$share/$f" "$out/" 2>/dev/null || true; done
+fi
+
+# Kernel trouble: look in the console (covers panics) and the guest's dmesg.
+BAD='(BUG:|WARNING:|Oops|KASAN|UBSAN|Kernel panic|kernel BUG at|general protection fault|unreferenced object|Call Trace:|RIP: )'
+bad_lines() {
+	cat "$console" "$share/dmesg" 2>/dev/null | grep -aE "$BAD" |
+		{ if [ -n "$allow" ]; then grep -avE "$allow"; else cat; fi; } | sort -u | head -20
+}
+
+case "$verdict" in
+killed) log "VM killed after ${kill_after}s as asked"; exit 137 ;;
+timeout)
+	log "FAIL: guest timed out after ${timeout}s (hang); console tail:"
+	tail -n 20 "$console" >&2
+	exit 124 ;;
+esac
+if [ ! -f "$share/rc" ]; then
+	log "FAIL: guest crashed or never reported (qemu exit $rc_q); console tail:"
+	tail -n 30 "$console" >&2
+	exit 125
+fi
+rc=$(cat "$share/rc")
+bad=$(bad_lines)
+if [ -n "$bad" ]; then
+	log "FAIL: kernel warnings/bugs in dmesg:"
+	printf '%s\n' "$bad" >&2
+	[ "$rc" = 0 ] && rc=126
+fi
+exit "$rc"
