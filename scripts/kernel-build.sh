@@ -5,8 +5,11 @@
 # fragment, the series or the toolchain changes. Prints the bzImage path.
 . "$(dirname "$0")/lib.sh"
 
-"$REPO/scripts/kernel-tree.sh" >&2
 mkdir -p "$KOUT" "$CCACHE_DIR"
+# One make at a time per object tree (developers, helpers and tests share it).
+exec 9>"$KOUT.lock"
+flock 9
+"$REPO/scripts/kernel-tree.sh" >&2
 FRAG=$REPO/qemu/daxfs.config
 
 config_id() {

@@ -15,7 +15,7 @@ for i in 0 1; do
 	[ -f "$imgdir/pmem$i.img" ] || truncate -s "$VM_PMEM_SIZE" "$imgdir/pmem$i.img"
 	imgs+=("$imgdir/pmem$i.img")
 done
-mapfile -t qargs < <(vm_machine_args; vm_pmem_args "${imgs[@]}")
+mapfile -t qargs < <(vm_nvdimm_machine_args; vm_pmem_args "${imgs[@]}")
 log "namespaces come up raw on fresh images: run 'ndctl create-namespace -f -e namespace0.0 -m fsdax' once (it persists)"
 exec "$VENV/bin/vng" --run "$kernel" --disable-kvm --cpus "$VM_CPUS" --memory "$VM_MEM" \
 	--qemu-opts="${qargs[*]}" "$@"
