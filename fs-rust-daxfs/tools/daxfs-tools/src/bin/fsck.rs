@@ -1,2 +1,105 @@
-//! stub
-fn main() {}
+// SPDX-License-Identifier: GPL-2.0
+
+//! `fsck.daxfs`: check and repair a daxfs filesystem.
+
+use std::path::PathBuf;
+use std::process::exit;
+
+use daxfs_tools::fsck::{fsck, Mode, Options, EXIT_OPERATIONAL};
+use daxfs_tools::util::getopt;
+
+const USAGE: &str = "\
+Usage: fsck.daxfs [-n | -p | -a | -y] [-f] [-v] [--dump] DEVICE
+Check a daxfs filesystem.
+  -n        check only, never write (default when no mode is given)
+  -p, -a    automatically repair what is safe
+  -y        repair everything that can be repaired
+  -f        check even if the filesystem seems clean (always done)
+  -v        verbose summary
+  --dump    print the on-disk structures (see dump.daxfs) and exit
+  -V        print the version
+Exit status (fsck(8)): 0 clean, 1 errors corrected, 4 errors left
+uncorrected, 8 operational error, 16 usage error.
+";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (opts, pos) = match getopt(&args, &[]) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("fsck.daxfs: {}", e);
+            exit(16);
+        }
+    };
+    let mut mode = None;
+    let mut verbose = false;
+    let mut dump = false;
+    for (k, _) in &opts {
+        let m = match k.as_str() {
+            "-n" => Some(Mode::No),
+            "-p" | "-a" => Some(Mode::Preen),
+            "-y" => Some(Mode::Yes),
+            "-f" | "-C" | "-t" => None,
+            "-v" => {
+                verbose = true;
+                None
+            }
+            "--dump" => {
+                dump = true;
+                None
+            }
+            "-V" => {
+                println!("fsck.daxfs version {}", env!("CARGO_PKG_VERSION"));
+                exit(0);
+            }
+            "-h" | "--help" => {
+                print!("{}", USAGE);
+                exit(0);
+            }
+            _ => {
+                eprintln!("fsck.daxfs: unknown option {}\n{}", k, USAGE);
+                exit(16);
+            }
+        };
+        if let Some(m) = m {
+            if mode.is_some_and(|x| x != m) {
+                eprintln!("fsck.daxfs: only one of -n, -p/-a, -y may be given");
+                exit(16);
+            }
+            mode = Some(m);
+        }
+    }
+    let [dev] = pos.as_slice() else {
+        eprint!("{}", USAGE);
+        exit(16);
+    };
+    let path = PathBuf::from(dev);
+    if dump {
+        match daxfs_tools::fs::Fs::open(&path, false) {
+            Ok(fs) => {
+                let o = daxfs_tools::dump::DumpOptions {
+                    inodes: true,
+                    groups: true,
+                    inode: None,
+                };
+                print!("{}", daxfs_tools::dump::dump(&fs, &o));
+                exit(0);
+            }
+            Err(e) => {
+                eprintln!("fsck.daxfs: {}", e);
+                exit(EXIT_OPERATIONAL);
+            }
+        }
+    }
+    let r = fsck(
+        &path,
+        Options {
+            mode: mode.unwrap_or(Mode::No),
+            verbose,
+        },
+    );
+    for l in &r.lines {
+        println!("{}", l);
+    }
+    exit(r.exit);
+}
