@@ -421,17 +421,18 @@ impl Inode {
             return Err(Error::BadField("flags"));
         }
         if self.map_kind == MAP_EXTENTS {
-            // Inline extents must be well formed, sorted and disjoint; the
-            // unused slots must be zero.
+            // Inline extents must be sorted and disjoint and the unused
+            // slots zero. Their shape and range are checked where they are
+            // used (`Extent::check_shape`, `Extent::check_range`), so fsck
+            // can name the exact problem.
             let mut prev_end = 0u64;
             for i in 0..super::extent::INLINE_EXTENTS {
                 let e = super::extent::Extent::decode_inline(&self.map, i)?;
                 if (i as u32) < self.map_count {
-                    e.check_shape()?;
                     if e.lblk < prev_end {
                         return Err(Error::Overlap);
                     }
-                    prev_end = e.lblk + u64::from(e.len);
+                    prev_end = e.lend();
                 } else if e != super::extent::Extent::default() {
                     return Err(Error::BadField("unused inline extent"));
                 }

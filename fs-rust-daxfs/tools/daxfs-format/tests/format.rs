@@ -4,7 +4,12 @@
 //! record, layout invariants, B+tree, extent map, directories, journal,
 //! and no-panic decoding of arbitrary bytes.
 
-#![allow(missing_docs, clippy::too_many_arguments, clippy::map_entry, clippy::cast_lossless)]
+#![allow(
+    missing_docs,
+    clippy::too_many_arguments,
+    clippy::map_entry,
+    clippy::cast_lossless
+)]
 
 mod common;
 

@@ -53,6 +53,36 @@ impl Alloc {
         }
     }
 
+    /// Loads the on-disk bitmaps, group table and free counters of `fs`.
+    pub fn load(fs: &crate::fs::Fs) -> std::io::Result<Alloc> {
+        let l = *fs.layout();
+        let mut a = Alloc::new(l);
+        fs.dev
+            .read_at(l.block_bitmap_start * BLOCK_SIZE_U64, &mut a.bm)?;
+        fs.dev
+            .read_at(l.group_table_start * BLOCK_SIZE_U64, &mut a.gt)?;
+        fs.dev
+            .read_at(l.inode_bitmap_start * BLOCK_SIZE_U64, &mut a.ibm)?;
+        a.free_blocks = fs.sb.free_blocks;
+        a.free_inodes = fs.sb.free_inodes;
+        Ok(a)
+    }
+
+    /// Writes the bitmaps and group table back and stores the free
+    /// counters in both superblocks of `fs`.
+    pub fn store(&self, fs: &mut crate::fs::Fs) -> std::io::Result<()> {
+        let l = *fs.layout();
+        fs.dev
+            .write_at(l.block_bitmap_start * BLOCK_SIZE_U64, &self.bm)?;
+        fs.dev
+            .write_at(l.group_table_start * BLOCK_SIZE_U64, &self.gt)?;
+        fs.dev
+            .write_at(l.inode_bitmap_start * BLOCK_SIZE_U64, &self.ibm)?;
+        fs.sb.free_blocks = self.free_blocks;
+        fs.sb.free_inodes = self.free_inodes;
+        crate::mkfs::write_sb(&fs.dev, &fs.sb)
+    }
+
     fn take(&mut self, bit: u64, len: u64) -> Result<u64> {
         let blk = self.layout.data_start + bit;
         let n = mark_blocks(&self.layout, &mut self.bm, &mut self.gt, blk, len, true);
