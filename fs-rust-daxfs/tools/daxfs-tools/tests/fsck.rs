@@ -39,7 +39,7 @@ fn base(dir: &Path) -> PathBuf {
     for i in 0..40 {
         std::fs::write(src.join(format!("many/m{:02}", i)), b"m").unwrap();
     }
-    std::os::unix::fs::symlink("/".repeat(1) + &"t/".repeat(200), src.join("longlink")).unwrap();
+    std::os::unix::fs::symlink("/".to_string() + &"t/".repeat(200), src.join("longlink")).unwrap();
     let img = dir.join("base.img");
     common::make_image(&img, 12 << 20, Some(&src));
 
