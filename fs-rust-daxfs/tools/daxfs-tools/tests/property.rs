@@ -71,7 +71,7 @@ fn check_no_panic(img: &Path, what: &str) -> i32 {
                 rep.exit
             );
             // The reader used by dump must not panic either.
-            let _ = catch_unwind(AssertUnwindSafe(|| {
+            catch_unwind(AssertUnwindSafe(|| {
                 if let Ok(fs) = Fs::open(img, false) {
                     let _ = daxfs_tools::dump::dump(
                         &fs,
