@@ -97,7 +97,7 @@ else
 		echo "guest boot + suites took $(( $(date +%s) - s )) s (vm.sh exit $vrc)"
 		if want kunit; then
 			kout=$RESULTS/kunit.txt
-			python3 "$KSRC/tools/testing/kunit/kunit.py" parse --raw_output=kunit < "$out/dmesg" > "$kout" 2>&1
+			python3 "$KSRC/tools/testing/kunit/kunit.py" parse < "$out/dmesg" > "$kout" 2>&1
 			summary=$(grep -E 'Ran [0-9]+ tests?:' "$kout" | tail -1)
 			echo "kunit: ${summary:-no KTAP found}"
 			kp=$(sed -nE 's/.*passed: ([0-9]+).*/\1/p' <<<"$summary"); kf=$(sed -nE 's/.*failed: ([0-9]+).*/\1/p' <<<"$summary")

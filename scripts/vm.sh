@@ -76,7 +76,7 @@ echo "$pmem_setup" > "$share/pmem-setup"
 {
 	echo 'set -o pipefail'
 	# Pass the DAXFS_*, XFSTESTS_* and CI settings through to the guest.
-	env | grep -E '^(DAXFS_[A-Z_]*|XFSTESTS_DIR|CI|KSRC|KOUT)=' | sed 's/^\([^=]*\)=\(.*\)$/export \1=\x27\2\x27/'
+	env | { grep -E '^(DAXFS_[A-Z_]*|XFSTESTS_DIR|CI)=' || true; } | sed 's/^\([^=]*\)=\(.*\)$/export \1=\x27\2\x27/'
 	printf '%q ' "$@"
 	echo
 } > "$share/cmd.sh"
@@ -100,7 +100,7 @@ qemu-system-x86_64 "${qargs[@]}" -kernel "$kernel" -append "$cmdline" \
 qpid=$!
 # Stream the guest command's output as it is produced.
 if [ -z "$interactive" ]; then
-	tail -n +1 -F --pid="$qpid" "$share/output" 2>/dev/null &
+	tail -n +1 -s 0.5 -F --pid="$qpid" "$share/output" 2>/dev/null &
 	tpid=$!
 fi
 
@@ -118,7 +118,8 @@ while kill -0 "$qpid" 2>/dev/null; do
 done
 wait "$qpid" 2>/dev/null || rc_q=$?
 qpid=
-[ -n "${tpid:-}" ] && { sleep 0.3; kill "$tpid" 2>/dev/null; wait "$tpid" 2>/dev/null; } || true
+# tail exits by itself once QEMU is gone, after a last read.
+[ -n "${tpid:-}" ] && { wait "$tpid" 2>/dev/null || true; }
 
 if [ -n "$out" ]; then
 	mkdir -p "$out"
@@ -146,7 +147,7 @@ if [ ! -f "$share/rc" ]; then
 	exit 125
 fi
 rc=$(cat "$share/rc")
-bad=$(bad_lines)
+bad=$(bad_lines || true)
 if [ -n "$bad" ]; then
 	log "FAIL: kernel warnings/bugs in dmesg:"
 	printf '%s\n' "$bad" >&2

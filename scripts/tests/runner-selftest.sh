@@ -28,7 +28,7 @@ expect() {
 expect "a passing guest command passes" 0 240 --no-pmem-setup -- true
 expect "a failing guest command fails with its status" 3 240 --no-pmem-setup -- sh -c 'exit 3'
 expect "a guest panic fails (125)" 125 240 --no-pmem-setup -- sh -c 'echo c > /proc/sysrq-trigger; sleep 100'
-expect "a guest hang times out (124)" 124 100 --no-pmem-setup --timeout 60 -- sleep 1000
+expect "a guest hang times out (124)" 124 60 --no-pmem-setup --timeout 30 -- sleep 1000
 expect "a kernel WARNING in dmesg fails (126)" 126 240 --no-pmem-setup -- \
 	sh -c 'echo WARNING > /sys/kernel/debug/provoke-crash/DIRECT'
 expect "fsdax setup on a fresh NVDIMM image works" 0 240 -- sh -c 'test "$(cat /sys/block/pmem0/queue/dax)" = 1'

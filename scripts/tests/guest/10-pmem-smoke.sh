@@ -23,7 +23,9 @@ pattern_ok() { # FILE: every byte of the first 4 MiB is 0x5a
 	[ "$(head -c 4194304 "$1" | tr -d '\132' | wc -c)" = 0 ] && [ "$(stat -c %s "$1")" = 4194304 ]
 }
 is_dax_file() { # STATX_ATTR_DAX (0x200000) in the attributes xfs_io reports
-	xfs_io -c 'statx -r' "$1" | awk '/stat.attributes =/ { exit !(strtonum($3) && and(strtonum($3), 0x200000)) }'
+	local a
+	a=$(xfs_io -c 'statx -r' "$1" | sed -n 's/^stat.attributes = //p')
+	[ -n "$a" ] && (( a & 0x200000 ))
 }
 
 peer() {
