@@ -58,7 +58,7 @@ pub fn bit_set(bm: &mut [u8], i: u64, v: bool) -> bool {
 pub fn find_zero(bm: &[u8], from: u64, limit: u64) -> Option<u64> {
     let mut i = from;
     while i < limit {
-        if i % 64 == 0 && i + 64 <= limit {
+        if i & 63 == 0 && i + 64 <= limit {
             let b = usize::try_from(i / 8).ok()?;
             if let Some(w) = bm.get(b..b + 8) {
                 if is_all_ones(w) {

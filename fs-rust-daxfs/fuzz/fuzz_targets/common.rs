@@ -35,39 +35,49 @@ pub fn template() -> &'static Vec<u8> {
     })
 }
 
-/// Applies the fuzz input to the template: the first byte selects raw
-/// mode (the input replaces the start of the image, the rest of which is
-/// truncated at a length taken from the input) or patch mode (records of
-/// `offset: u24, len: u8 % 32, bytes`, with offsets folded into the
-/// metadata and first data blocks).
-pub fn build(data: &[u8]) -> Vec<u8> {
-    let t = template();
-    let mut img = t.clone();
-    let Some((&mode, rest)) = data.split_first() else {
-        return img;
-    };
-    if mode & 1 == 1 {
-        let n = rest.len().min(img.len());
-        img[..n].copy_from_slice(&rest[..n]);
-        if mode & 2 == 2 {
-            let keep = (u32::from(mode) * 16411) as usize % img.len();
-            img.truncate(keep.max(n));
-        }
-        return img;
+/// Runs `f` on the template mutated by the fuzz input, without copying
+/// the whole image per input. The first byte selects raw mode (the input
+/// replaces the start of the image, which may also be truncated at a
+/// length derived from the input) or patch mode (records of
+/// `offset: u24, len: u8 % 32, bytes`, offsets folded into the metadata
+/// and the first data blocks). The template is restored afterwards.
+pub fn with_image(data: &[u8], f: impl FnOnce(&[u8])) {
+    thread_local! {
+        static IMG: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(template().clone());
     }
-    let hot = 512 * 4096 + 16 * 4096; // metadata + first data blocks
-    let mut p = rest;
-    while p.len() >= 4 {
-        let off = (usize::from(p[0]) | usize::from(p[1]) << 8 | usize::from(p[2]) << 16) % hot;
-        let len = usize::from(p[3] % 32);
-        p = &p[4..];
-        let n = len.min(p.len());
-        for (i, b) in p[..n].iter().enumerate() {
-            if let Some(x) = img.get_mut(off + i) {
-                *x = *b;
+    IMG.with(|cell| {
+        let mut img = cell.borrow_mut();
+        let t = template();
+        let Some((&mode, rest)) = data.split_first() else {
+            f(&img);
+            return;
+        };
+        let mut touched: Vec<(usize, usize)> = Vec::new();
+        let mut len = img.len();
+        if mode & 1 == 1 {
+            let n = rest.len().min(img.len());
+            img[..n].copy_from_slice(&rest[..n]);
+            touched.push((0, n));
+            if mode & 2 == 2 {
+                let keep = (u32::from(mode) * 16411) as usize % img.len();
+                len = keep.max(n);
+            }
+        } else {
+            let hot = 512 * 4096 + 16 * 4096;
+            let mut p = rest;
+            while p.len() >= 4 {
+                let off = (usize::from(p[0]) | usize::from(p[1]) << 8 | usize::from(p[2]) << 16) % hot;
+                let l = usize::from(p[3] % 32);
+                p = &p[4..];
+                let n = l.min(p.len()).min(img.len() - off);
+                img[off..off + n].copy_from_slice(&p[..n]);
+                touched.push((off, n));
+                p = &p[l.min(p.len())..];
             }
         }
-        p = &p[n..];
-    }
-    img
+        f(&img[..len]);
+        for (off, n) in touched {
+            img[off..off + n].copy_from_slice(&t[off..off + n]);
+        }
+    });
 }

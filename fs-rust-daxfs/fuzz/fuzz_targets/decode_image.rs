@@ -100,6 +100,5 @@ fn run(img: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let img = common::build(data);
-    run(&img);
+    common::with_image(data, run);
 });

@@ -15,17 +15,20 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let img = common::build(data);
+    common::with_image(data, fsck);
+});
+
+fn fsck(img: &[u8]) {
     // SAFETY: memfd_create with a valid NUL-terminated name.
     let fd = unsafe { libc::memfd_create(c"daxfs-fuzz".as_ptr(), 0) };
     assert!(fd >= 0);
     // SAFETY: fd is a fresh, owned descriptor.
     let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
-    f.write_all(&img).unwrap();
+    f.write_all(img).unwrap();
     let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", fd));
     let r = daxfs_tools::fsck::fsck(
         &path,
         daxfs_tools::fsck::Options { mode: daxfs_tools::fsck::Mode::No, verbose: false },
     );
     assert!([0, 1, 4, 8].contains(&r.exit));
-});
+}
