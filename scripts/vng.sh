@@ -10,12 +10,15 @@ kernel=$KOUT/arch/x86/boot/bzImage
 [ -f "$kernel" ] || die "no kernel at $kernel (run: make kernel)"
 imgdir=${VM_IMAGES:-$DAXFS_CACHE/vm-images}
 mkdir -p "$imgdir"
-imgs=()
-for i in 0 1; do
-	[ -f "$imgdir/pmem$i.img" ] || truncate -s "$VM_PMEM_SIZE" "$imgdir/pmem$i.img"
-	imgs+=("$imgdir/pmem$i.img")
-done
+# Fresh images: one boot of the lean runner switches the namespaces to
+# fsdax; the pfn info block it writes persists in the image files.
+if [ ! -f "$imgdir/pmem1.img" ]; then
+	log "preparing NVDIMM images in $imgdir (fsdax)"
+	"$REPO/scripts/vm.sh" --images "$imgdir" --pmem 2 --timeout 300 -- true ||
+		{ rm -f "$imgdir"/pmem*.img; die "could not prepare the NVDIMM images"; }
+fi
+imgs=("$imgdir/pmem0.img" "$imgdir/pmem1.img")
 mapfile -t qargs < <(vm_nvdimm_machine_args; vm_pmem_args "${imgs[@]}")
-log "namespaces come up raw on fresh images: run 'ndctl create-namespace -f -e namespace0.0 -m fsdax' once (it persists)"
+export PATH=$VENV/bin:$PATH
 exec "$VENV/bin/vng" --run "$kernel" --disable-kvm --cpus "$VM_CPUS" --memory "$VM_MEM" \
 	--qemu-opts="${qargs[*]}" "$@"
