@@ -3,7 +3,7 @@
 # The demo, in the guest: each step is shown with its command.
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
-bin=$repo/fs-rust-daxfs/target/release
+bin=$repo/build/bin
 run() { printf '\n$ %s\n' "$*"; "$@"; }
 run uname -r
 run ndctl list -N

@@ -6,4 +6,12 @@
 manifest=$REPO/fs-rust-daxfs/Cargo.toml
 [ -f "$manifest" ] || { log "no fs-rust-daxfs/Cargo.toml yet: no tools to build"; exit 0; }
 cargo build -q --release --manifest-path "$manifest"
-log "tools: $REPO/fs-rust-daxfs/target/release/{mkfs,fsck,dump}.daxfs"
+# Cargo cannot put a dot in a binary's name: expose the mkfs(8)/fsck(8)
+# names in build/bin (on the guest's PATH, so mkfs -t / fsck -t daxfs work).
+mkdir -p "$REPO/build/bin"
+for t in mkfs fsck dump; do
+	[ -x "$REPO/fs-rust-daxfs/target/release/$t-daxfs" ] ||
+		die "cargo did not produce $t-daxfs"
+	ln -sfn "../../fs-rust-daxfs/target/release/$t-daxfs" "$REPO/build/bin/$t.daxfs"
+done
+log "tools: $REPO/build/bin/{mkfs,fsck,dump}.daxfs"

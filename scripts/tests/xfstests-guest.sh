@@ -26,7 +26,7 @@ mkdir -p /mnt/test /mnt/scratch
 case $fstyp in
 ext4) mkfs.ext4 -q -F /dev/pmem0; opts="-o dax=always" ;;
 xfs) mkfs.xfs -q -f /dev/pmem0; opts="-o dax=always" ;;
-daxfs) "$repo/fs-rust-daxfs/target/release/mkfs.daxfs" -q -f /dev/pmem0; opts= ;;
+daxfs) "$repo/build/bin/mkfs.daxfs" -q -f /dev/pmem0; opts= ;;
 esac
 cat > local.config <<CFG
 export FSTYP=$fstyp
@@ -36,8 +36,8 @@ export SCRATCH_DEV=/dev/pmem1
 export SCRATCH_MNT=/mnt/scratch
 export MOUNT_OPTIONS="$opts"
 export TEST_FS_MOUNT_OPTS="$opts"
-export MKFS_DAXFS_PROG=$repo/fs-rust-daxfs/target/release/mkfs.daxfs
-export FSCK_DAXFS_PROG=$repo/fs-rust-daxfs/target/release/fsck.daxfs
+export MKFS_DAXFS_PROG=$repo/build/bin/mkfs.daxfs
+export FSCK_DAXFS_PROG=$repo/build/bin/fsck.daxfs
 export RESULT_BASE=/tmp/xfstests-results
 CFG
 # Users and groups some tests want exist on the host already or are skipped.

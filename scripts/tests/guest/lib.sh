@@ -5,7 +5,7 @@
 set -u
 SUITE=${SUITE:-$(basename "$0" .sh)}
 GUEST_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-TOOLS=$GUEST_REPO/fs-rust-daxfs/target/release
+TOOLS=$GUEST_REPO/build/bin
 _fails=0
 ok() { echo "ok - $SUITE: $1"; }
 not_ok() { echo "not ok - $SUITE: $1"; shift; [ $# -gt 0 ] && echo "# $*"; _fails=$((_fails + 1)); }
