@@ -534,8 +534,8 @@ pub fn summary(path: &Path, sb: &Superblock) -> String {
          data     ={:<22} bsize={:<6} blocks={}, size={}\n\
          \x20        ={:<22} datastart={}, dblocks={}, dfree={}\n\
          \x20        ={:<22} groups={} (2 MiB, aligned), huge-page ready\n\
-         naming   =hashed b+tree         bsize={:<6} namelen=255\n\
-         log      =internal redo journal bsize={:<6} blocks={}, start={}\n\
+         naming   ={:<22} bsize={:<6} namelen=255\n\
+         log      ={:<22} bsize={:<6} blocks={}, start={}\n\
          mount    =reads {} at most (superblock + journal), independent of size\n",
         path.display(),
         INODE_SIZE,
@@ -559,7 +559,9 @@ pub fn summary(path: &Path, sb: &Superblock) -> String {
         sb.free_blocks,
         "",
         l.group_count,
+        "hashed b+tree",
         BLOCK_SIZE,
+        "internal journal",
         BLOCK_SIZE,
         l.journal_blocks,
         l.journal_start,

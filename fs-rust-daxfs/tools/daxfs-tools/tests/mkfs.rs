@@ -206,7 +206,7 @@ fn options_label_uuid_dry_run_version() {
         "uuid=0a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3",
         "label=\"my pmem\"",
         "bsize=4096",
-        "log      =internal",
+        "log      =internal journal",
     ] {
         assert!(s.contains(want), "{} not in\n{}", want, s);
     }

@@ -15,6 +15,7 @@ Check a daxfs filesystem.
   -p, -a    automatically repair what is safe
   -y        repair everything that can be repaired
   -f        check even if the filesystem seems clean (always done)
+  -C FD     accepted for fsck(8) compatibility (no progress output)
   -v        verbose summary
   --dump    print the on-disk structures (see dump.daxfs) and exit
   -V        print the version
@@ -24,7 +25,7 @@ uncorrected, 8 operational error, 16 usage error.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (opts, pos) = match getopt(&args, &[]) {
+    let (opts, pos) = match getopt(&args, &["-C"]) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("fsck.daxfs: {}", e);

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The persistent memory access layer.
+//!
+//! Every byte daxfs reads from the medium goes through [`Pmem`], which wraps the DAX device of
+//! the mounted block device ([`kernel::fs::dax::DaxDevice`]): accesses are bounds-checked against
+//! the filesystem size and copied out of persistent memory (never referenced in place), so a
+//! corrupted image can make a decoder fail but never make the kernel read outside the device.
+//! [`NodeStore`] adapts it to the B+tree code of the shared format.
+
+use crate::format::{
+    btree::{NodeStore, Scratch},
+    Block, Error as FmtError, Layout, Result as FmtResult, BLOCK_SIZE_U64,
+};
+use kernel::{
+    fs::dax::DaxDevice,
+    new_mutex,
+    prelude::*,
+    sync::Mutex,
+};
+
+/// Read access to the filesystem's persistent memory.
+pub(crate) struct Pmem {
+    dax: DaxDevice,
+    /// Bytes of the device that belong to the filesystem.
+    size: u64,
+}
+
+impl Pmem {
+    /// Wraps `dax`, limiting accesses to the whole device until [`Pmem::limit`] is called.
+    pub(crate) fn new(dax: DaxDevice) -> Self {
+        let size = dax.size();
+        Self { dax, size }
+    }
+
+    /// Limits accesses to the first `size` bytes (the filesystem), which must fit in the device.
+    pub(crate) fn limit(&mut self, size: u64) -> Result {
+        if size > self.dax.size() {
+            return Err(EINVAL);
+        }
+        self.size = size;
+        Ok(())
+    }
+
+    /// The DAX device, for iomap.
+    pub(crate) fn dax(&self) -> &DaxDevice {
+        &self.dax
+    }
+
+    /// Size of the device in bytes.
+    pub(crate) fn device_size(&self) -> u64 {
+        self.dax.size()
+    }
+
+    /// Copies `buf.len()` bytes at byte offset `off` into `buf`.
+    pub(crate) fn read(&self, off: u64, buf: &mut [u8]) -> Result {
+        let end = off.checked_add(buf.len() as u64).ok_or(ERANGE)?;
+        if end > self.size {
+            return Err(ERANGE);
+        }
+        self.dax.read(off, buf)
+    }
+
+    /// Copies block `blk` into `buf`.
+    pub(crate) fn read_block(&self, blk: u64, buf: &mut Block) -> Result {
+        let off = blk.checked_mul(BLOCK_SIZE_U64).ok_or(ERANGE)?;
+        self.read(off, buf)
+    }
+}
+
+/// The B+tree node store of a mounted filesystem: nodes are read from the data area of
+/// persistent memory. The mount is read-only, so nothing is ever written, allocated or freed.
+pub(crate) struct Store<'a> {
+    pub(crate) pmem: &'a Pmem,
+    pub(crate) layout: &'a Layout,
+}
+
+impl NodeStore for Store<'_> {
+    fn read(&mut self, blk: u64, buf: &mut Block) -> FmtResult<()> {
+        if !self.layout.in_data(blk, 1) {
+            return Err(FmtError::OutOfRange("node block"));
+        }
+        self.pmem.read_block(blk, buf).map_err(|_| FmtError::Io)
+    }
+
+    fn write(&mut self, _blk: u64, _buf: &Block) -> FmtResult<()> {
+        Err(FmtError::Io)
+    }
+
+    fn alloc(&mut self) -> FmtResult<u64> {
+        Err(FmtError::NoSpace)
+    }
+
+    fn free(&mut self, _blk: u64) -> FmtResult<()> {
+        Err(FmtError::Io)
+    }
+}
+
+/// A cache of one set of B+tree node buffers (12 KiB, too large for the stack), so that
+/// lookups, `readdir` and block mapping do not allocate on every call.
+#[pin_data]
+pub(crate) struct ScratchPool {
+    #[pin]
+    cache: Mutex<Option<KBox<Scratch>>>,
+}
+
+impl ScratchPool {
+    /// An empty pool.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(ScratchPool {
+            cache <- new_mutex!(None),
+        })
+    }
+
+    /// Runs `f` with node buffers: the cached ones, or new ones if they are in use.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> Result<R> {
+        let cached = self.cache.lock().take();
+        let mut s = match cached {
+            Some(s) => s,
+            None => KBox::new(Scratch::new(), GFP_KERNEL)?,
+        };
+        let r = f(&mut s);
+        let mut slot = self.cache.lock();
+        if slot.is_none() {
+            *slot = Some(s);
+        }
+        Ok(r)
+    }
+}
