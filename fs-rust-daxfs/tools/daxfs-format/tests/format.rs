@@ -171,6 +171,15 @@ fn layout_invariants() {
         // Mount reads a bounded amount regardless of the device size.
         assert!(l.mount_read_blocks() <= 1 + JOURNAL_MAX_BLOCKS);
     }
+    // With default parameters, what mount may read is the same for every
+    // device from 4 GiB to 4 PiB: 1 superblock block + the journal.
+    let mut reads = std::collections::BTreeSet::new();
+    for shift in 20..=40 {
+        let bc: u64 = 1 << shift;
+        let l = Layout::compute(bc, default_inode_count(bc), default_journal_blocks(bc)).unwrap();
+        reads.insert(l.mount_read_blocks());
+    }
+    assert_eq!(reads.into_iter().collect::<Vec<_>>(), vec![1 + 2048]);
     assert!(Layout::compute(MIN_BLOCKS - 1, 64, 64).is_err());
     assert!(Layout::compute(MIN_BLOCKS, 1 << 20, 64).is_err());
 }
