@@ -127,6 +127,8 @@ pub mod code {
     pub const FREE_BLOCKS: &str = "FREE_BLOCKS";
     /// Superblock free-inode count wrong.
     pub const FREE_INODES: &str = "FREE_INODES";
+    /// The kernel recorded an error in the superblock.
+    pub const SB_ERRORS: &str = "SB_ERRORS";
 }
 
 /// A repair.
@@ -1463,6 +1465,16 @@ impl Checker<'_> {
                 fix.clone(),
             );
         }
+        if sb.errors != 0 {
+            self.p(
+                code::SB_ERRORS,
+                format!(
+                    "superblock: the kernel recorded an error (errors = {}); cleared once the check is clean",
+                    sb.errors
+                ),
+                fix.clone(),
+            );
+        }
         if sb.free_inodes != free_inodes {
             self.p(
                 code::FREE_INODES,
@@ -1552,6 +1564,7 @@ fn apply(fs: &mut Fs, fixes: &[Fix]) -> Result<(), String> {
         let mut sb = fs.sb;
         sb.free_blocks = a.free_blocks;
         sb.free_inodes = a.free_inodes;
+        sb.errors = 0;
         crate::mkfs::write_sb(&fs.dev, &sb).map_err(|e| e.to_string())?;
         fs.sb = sb;
         return Ok(());

@@ -565,6 +565,9 @@ fn corruption_classes() {
     case("free-inodes", code::FREE_INODES, Fixed::Preen, &|i| {
         sb_edit(i, &|s| s.free_inodes += 1)
     });
+    case("sb-errors", code::SB_ERRORS, Fixed::Preen, &|i| {
+        sb_edit(i, &|s| s.errors = 1)
+    });
     case("device-size", code::SB_DEVICE_SIZE, Fixed::Never, &|i| {
         let f = std::fs::OpenOptions::new()
             .write(true)
