@@ -38,7 +38,7 @@ if [ "$(cat "$KOUT/.daxfs-config-id" 2>/dev/null)" != "$(config_id)" ] || [ ! -f
 	log "configuring kernel in $KOUT"
 	kmake -s rustavailable >&2 || die "the Rust toolchain is not usable for this kernel (run scripts/deps.sh)"
 	kmake -s defconfig >&2
-	(cd "$KOUT" && "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KOUT" "$KOUT/.config" "$FRAG" >/dev/null)
+	(cd "$KOUT" && "$KBSRC/scripts/kconfig/merge_config.sh" -m -O "$KOUT" "$KOUT/.config" "$FRAG" >/dev/null)
 	kmake -s olddefconfig >&2
 	check_fragment || die "kernel config does not match qemu/daxfs.config (see above)"
 	config_id > "$KOUT/.daxfs-config-id"

@@ -4,7 +4,8 @@
 # Everything that is downloaded or built lives outside the clone, under
 # DAXFS_CACHE (default /var/cache/daxfs), so a fresh clone on the same machine
 # reuses it. The patched kernel *source* tree is the developer's working tree
-# and lives in the clone's ignored build/ directory (override: KSRC).
+# and lives in the clone's ignored build/ directory (override: KSRC); the
+# kernel is compiled from a fixed-path copy of it (see ksync below).
 
 set -euo pipefail
 
@@ -27,11 +28,16 @@ BINDGEN_VERSION=0.73.2
 VENV=$DAXFS_CACHE/venv
 VIRTME_NG_VERSION=1.42
 
-# The output directory is keyed by the source tree path, so two clones do
-# not fight over one object tree; ccache is shared by all of them.
-KOUT=${KOUT:-$DAXFS_CACHE/kbuild/$(printf %s "$KSRC" | sha1sum | cut -c1-12)}
+# The kernel is compiled from a copy of $KSRC at a fixed path, into a fixed
+# object tree, both under the cache. Compiler command lines then name the
+# same paths whichever clone builds (kbuild and ccache embed source paths),
+# so a fresh clone on this machine hits ccache, and an unchanged tree does
+# not rebuild at all. `ksync` refreshes the copy with rsync -a (mtimes kept,
+# .git left out).
+# Builds are serialised with a lock on the object tree (kernel-build.sh).
+KBSRC=${KBSRC:-$DAXFS_CACHE/ksrc}
+KOUT=${KOUT:-$DAXFS_CACHE/kbuild}
 export CCACHE_DIR=${CCACHE_DIR:-$DAXFS_CACHE/ccache}
-export CCACHE_BASEDIR=$KSRC
 export CCACHE_COMPILERCHECK=content
 export PATH=$HOME/.cargo/bin:$PATH
 
@@ -44,7 +50,17 @@ FORMAT_PATCH_OPTS=(--zero-commit --no-signature --no-renames --abbrev=12)
 log() { printf '[daxfs] %s\n' "$*" >&2; }
 die() { printf '[daxfs] error: %s\n' "$*" >&2; exit 1; }
 
-# kmake ARGS...: make in the kernel tree with the project's toolchain.
+# ksync: make $KBSRC an exact copy of $KSRC without .git. Files in the copy
+# are read-only (edit $KSRC, never the copy); fs/daxfs stays a link to the
+# building clone's fs-rust-daxfs/, so messages about it name real files.
+ksync() {
+	mkdir -p "$KBSRC"
+	rsync -a --delete --chmod=Fugo-w --exclude=/.git "$KSRC/" "$KBSRC/"
+}
+
+# kmake ARGS...: sync the copy, then make with the project's toolchain.
+# Compiler messages name files under $KBSRC: edit them in $KSRC.
 kmake() {
-	make -C "$KSRC" O="$KOUT" LLVM="$LLVM_SUFFIX" CC="ccache clang$LLVM_SUFFIX" -j"$JOBS" "$@"
+	ksync
+	make -C "$KBSRC" O="$KOUT" LLVM="$LLVM_SUFFIX" CC="ccache clang$LLVM_SUFFIX" -j"$JOBS" "$@"
 }
