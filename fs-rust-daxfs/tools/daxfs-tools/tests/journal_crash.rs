@@ -212,7 +212,7 @@ fn crash_at_every_step_of_the_commit_protocol() {
     assert!(has_newfile(&img));
     // 5. The next transaction's log may now overwrite the old one: a torn
     // log under the old commit word is ignored (clean state).
-    write(&img, log_off, &vec![0xEE; 100]);
+    write(&img, log_off, &[0xEE; 100]);
     assert_eq!(common::check(&img, Mode::No).exit, EXIT_OK);
     std::fs::remove_dir_all(&dir).unwrap();
 }
