@@ -58,8 +58,9 @@ pub const INO_OFF_CHECKSUM: usize = 0x5C;
 pub const INO_OFF_PARENT: usize = 0x60;
 /// Offset of `map_count` (u32: extents, or directory entries).
 pub const INO_OFF_MAP_COUNT: usize = 0x68;
-/// Offset of a reserved u32 (zero).
-pub const INO_OFF_RESERVED1: usize = 0x6C;
+/// Offset of `next_orphan` (u32: next inode on the orphan list, 0 at the
+/// end; inode numbers fit in 32 bits).
+pub const INO_OFF_NEXT_ORPHAN: usize = 0x6C;
 /// Offset of the 144-byte map area.
 pub const INO_OFF_MAP: usize = 0x70;
 /// Size of the map area.
@@ -137,7 +138,7 @@ pub struct Inode {
     pub uid: u32,
     /// Group.
     pub gid: u32,
-    /// Hard links (directories: 2 + subdirectories).
+    /// Hard links (directories: 2 + subdirectories); 0 for an orphan.
     pub nlink: u32,
     /// Generation number.
     pub generation: u32,
@@ -159,6 +160,8 @@ pub struct Inode {
     pub parent: u64,
     /// Number of extents (files, symlinks) or entries (directories).
     pub map_count: u32,
+    /// Next inode on the orphan list (0 at the end or when not listed).
+    pub next_orphan: u32,
     /// The map area, interpreted according to `map_kind`.
     pub map: [u8; INODE_MAP_SIZE],
 }
@@ -206,6 +209,7 @@ impl Inode {
             rdev: 0,
             parent: 0,
             map_count: 0,
+            next_orphan: 0,
             map: [0; INODE_MAP_SIZE],
         }
     }
@@ -297,6 +301,7 @@ impl Inode {
         put_u32(out, INO_OFF_RDEV, self.rdev);
         put_u64(out, INO_OFF_PARENT, self.parent);
         put_u32(out, INO_OFF_MAP_COUNT, self.map_count);
+        put_u32(out, INO_OFF_NEXT_ORPHAN, self.next_orphan);
         put_bytes(out, INO_OFF_MAP, &self.map);
         let c = inode_checksum(ino, seed, out);
         put_u32(out, INO_OFF_CHECKSUM, c);
@@ -328,6 +333,7 @@ impl Inode {
             rdev: get_u32(rec, INO_OFF_RDEV),
             parent: get_u64(rec, INO_OFF_PARENT),
             map_count: get_u32(rec, INO_OFF_MAP_COUNT),
+            next_orphan: get_u32(rec, INO_OFF_NEXT_ORPHAN),
             map,
         })
     }
@@ -343,7 +349,7 @@ impl Inode {
         if get_u32(rec, INO_OFF_CHECKSUM) != inode_checksum(ino, seed, rec) {
             return Err(Error::BadChecksum("inode"));
         }
-        if get_u8(rec, INO_OFF_RESERVED0) != 0 || get_u32(rec, INO_OFF_RESERVED1) != 0 {
+        if get_u8(rec, INO_OFF_RESERVED0) != 0 {
             return Err(Error::BadField("inode reserved bytes"));
         }
         let ino = Inode::decode_raw(rec)?;
@@ -366,9 +372,7 @@ impl Inode {
                 return Err(Error::BadField("timestamp nsec"));
             }
         }
-        if self.nlink == 0 {
-            return Err(Error::BadField("nlink"));
-        }
+        // nlink 0 is an orphan: unlinked while open, on the orphan list.
         if self.size > i64::MAX as u64 {
             return Err(Error::BadField("size"));
         }
@@ -411,7 +415,7 @@ impl Inode {
             if self.parent == 0 {
                 return Err(Error::BadField("parent"));
             }
-            if self.nlink < 2 {
+            if self.nlink == 1 {
                 return Err(Error::BadField("nlink"));
             }
         } else if self.parent != 0 {

@@ -145,8 +145,11 @@ pub const SB_OFF_FLAGS: usize = 0x13C;
 pub const SB_OFF_DIR_HASH_KEY: usize = 0x140;
 /// Offset of `next_generation` (u64).
 pub const SB_OFF_NEXT_GENERATION: usize = 0x150;
+/// Offset of `orphan_head` (u64: first inode of the orphan list, 0 if
+/// empty).
+pub const SB_OFF_ORPHAN_HEAD: usize = 0x158;
 /// Start of the reserved (zero) tail of the record.
-pub const SB_OFF_RESERVED: usize = 0x158;
+pub const SB_OFF_RESERVED: usize = 0x160;
 /// Offset of `checksum` (u32, CRC-32C of bytes `0..0x1FC`).
 pub const SB_OFF_CHECKSUM: usize = 0x1FC;
 
@@ -356,6 +359,9 @@ pub struct Superblock {
     pub dir_hash_key: [u8; 16],
     /// Next inode generation number to hand out.
     pub next_generation: u64,
+    /// First inode of the orphan list (inodes unlinked while still open,
+    /// to be freed at their last close or at the next mount), 0 if empty.
+    pub orphan_head: u64,
 }
 
 impl Superblock {
@@ -382,6 +388,7 @@ impl Superblock {
             mount_count: 0,
             dir_hash_key,
             next_generation: 1,
+            orphan_head: 0,
         }
     }
 
@@ -450,6 +457,7 @@ impl Superblock {
         put_u32(out, SB_OFF_MOUNT_COUNT, self.mount_count);
         put_bytes(out, SB_OFF_DIR_HASH_KEY, &self.dir_hash_key);
         put_u64(out, SB_OFF_NEXT_GENERATION, self.next_generation);
+        put_u64(out, SB_OFF_ORPHAN_HEAD, self.orphan_head);
         let c = crc32c(out.get(..SB_OFF_CHECKSUM).unwrap_or(&[]));
         put_u32(out, SB_OFF_CHECKSUM, c);
     }
@@ -503,6 +511,7 @@ impl Superblock {
             mount_count: get_u32(b, SB_OFF_MOUNT_COUNT),
             dir_hash_key,
             next_generation: get_u64(b, SB_OFF_NEXT_GENERATION),
+            orphan_head: get_u64(b, SB_OFF_ORPHAN_HEAD),
         })
     }
 
@@ -557,6 +566,9 @@ impl Superblock {
         }
         if self.free_inodes >= l.inode_count {
             return Err(Error::BadField("free_inodes"));
+        }
+        if self.orphan_head >= l.inode_count || self.orphan_head == ROOT_INO {
+            return Err(Error::BadField("orphan_head"));
         }
         if self.root_ino != ROOT_INO {
             return Err(Error::BadField("root_ino"));

@@ -129,6 +129,10 @@ pub mod code {
     pub const FREE_INODES: &str = "FREE_INODES";
     /// The kernel recorded an error in the superblock.
     pub const SB_ERRORS: &str = "SB_ERRORS";
+    /// An unlinked inode (nlink 0) still allocated: freed.
+    pub const ORPHAN: &str = "ORPHAN";
+    /// The orphan list is malformed.
+    pub const ORPHAN_LIST: &str = "ORPHAN_LIST";
 }
 
 /// A repair.
@@ -164,6 +168,12 @@ pub enum Fix {
     SetMapCount(u64, u32),
     /// Set a directory's parent.
     SetParent(u64, u64),
+    /// Free an unlinked inode (its blocks are released by accounting).
+    FreeOrphan(u64),
+    /// Empty the orphan list (superblock head).
+    ResetOrphanList,
+    /// Set an inode's orphan-list link.
+    SetNextOrphan(u64, u32),
     /// Rewrite bitmaps, group table and free counters.
     Accounting,
 }
@@ -188,13 +198,16 @@ impl Fix {
             | Fix::RemoveExtent(..)
             | Fix::RemoveDirEntry(..)
             | Fix::RehashDirEntry(..)
-            | Fix::Reconnect(_) => 1,
+            | Fix::Reconnect(_)
+            | Fix::FreeOrphan(_)
+            | Fix::ResetOrphanList => 1,
             Fix::ClearExtentSealed(..)
             | Fix::SetDirEntryType(..)
             | Fix::SetNlink(..)
             | Fix::SetBlocks(..)
             | Fix::SetMapCount(..)
-            | Fix::SetParent(..) => 2,
+            | Fix::SetParent(..)
+            | Fix::SetNextOrphan(..) => 2,
             Fix::Accounting => 3,
         }
     }
@@ -1283,9 +1296,61 @@ impl Checker<'_> {
                 }
             }
         }
+        // The orphan list: inodes unlinked while open.
+        let mut listed: HashSet<u64> = HashSet::new();
+        let mut cur = self.fs.sb.orphan_head;
+        while cur != 0 {
+            let bad = match self.inodes.get(&cur) {
+                None => Some(format!("orphan list: inode {} is free or invalid", cur)),
+                Some(_) if listed.contains(&cur) => {
+                    Some(format!("orphan list: loop back to inode {}", cur))
+                }
+                Some(i) if i.nlink != 0 || reached.contains(&cur) => Some(format!(
+                    "orphan list: inode {} is still linked (nlink {})",
+                    cur, i.nlink
+                )),
+                Some(_) => None,
+            };
+            if let Some(msg) = bad {
+                self.p(code::ORPHAN_LIST, msg, Some(Fix::ResetOrphanList));
+                break;
+            }
+            listed.insert(cur);
+            cur = u64::from(self.inodes[&cur].next_orphan);
+        }
         let inos: Vec<u64> = self.inodes.keys().copied().collect();
+        for &ino in &inos {
+            let i = self.inodes[&ino];
+            if i.next_orphan != 0 && !listed.contains(&ino) {
+                self.p(
+                    code::ORPHAN_LIST,
+                    format!(
+                        "inode {}: orphan link {} set but it is not on the orphan list",
+                        ino, i.next_orphan
+                    ),
+                    Some(Fix::SetNextOrphan(ino, 0)),
+                );
+            }
+        }
         for ino in inos {
             let i = self.inodes[&ino];
+            if !reached.contains(&ino) && i.nlink == 0 {
+                let msg = if listed.contains(&ino) {
+                    format!(
+                        "inode {} ({}) was unlinked while open; freeing it",
+                        ino,
+                        type_name(&i)
+                    )
+                } else {
+                    format!(
+                        "inode {} ({}) has no links and is not on the orphan list; freeing it",
+                        ino,
+                        type_name(&i)
+                    )
+                };
+                self.p(code::ORPHAN, msg, Some(Fix::FreeOrphan(ino)));
+                continue;
+            }
             if !reached.contains(&ino) {
                 if self.entries.contains_key(&ROOT_INO) {
                     self.p(
@@ -1578,7 +1643,7 @@ fn apply(fs: &mut Fs, fixes: &[Fix]) -> Result<(), String> {
     let ctx = fs.ctx;
     // Clear inodes first, so later fixes see them gone.
     for f in fixes {
-        if let Fix::ClearInode(ino) = f {
+        if let Fix::ClearInode(ino) | Fix::FreeOrphan(ino) = f {
             let off = fs.layout().inode_table_start * BLOCK_SIZE_U64 + ino * INODE_SIZE as u64;
             fs.dev
                 .write_at(off, &[0u8; INODE_SIZE])
@@ -1587,7 +1652,9 @@ fn apply(fs: &mut Fs, fixes: &[Fix]) -> Result<(), String> {
     }
     for f in fixes {
         match *f {
-            Fix::ClearInode(_) | Fix::Accounting => {}
+            Fix::ClearInode(_) | Fix::Accounting | Fix::FreeOrphan(_) => {}
+            Fix::ResetOrphanList => {}
+            Fix::SetNextOrphan(ino, n) => edit_inode(fs, ino, |i| i.next_orphan = n)?,
             Fix::RestorePrimary | Fix::RewriteBackup | Fix::ReplayJournal | Fix::ResetJournal => {}
             Fix::SetNlink(ino, n) => edit_inode(fs, ino, |i| i.nlink = n)?,
             Fix::SetMapCount(ino, n) => edit_inode(fs, ino, |i| i.map_count = n)?,
@@ -1709,6 +1776,17 @@ fn apply(fs: &mut Fs, fixes: &[Fix]) -> Result<(), String> {
                 reconnect(fs, a, &mut s, ino)?;
             }
         }
+    }
+    if fixes
+        .iter()
+        .any(|f| matches!(f, Fix::FreeOrphan(_) | Fix::ResetOrphanList))
+    {
+        // Every listed orphan is freed (or the list was invalid): the list
+        // is now empty.
+        let mut sb = fs.sb;
+        sb.orphan_head = 0;
+        crate::mkfs::write_sb(&fs.dev, &sb).map_err(|e| e.to_string())?;
+        fs.sb = sb;
     }
     if let Some(a) = &alloc {
         // Persist allocations made by the repairs; the accounting phase

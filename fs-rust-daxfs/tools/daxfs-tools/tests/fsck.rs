@@ -568,6 +568,36 @@ fn corruption_classes() {
     case("sb-errors", code::SB_ERRORS, Fixed::Preen, &|i| {
         sb_edit(i, &|s| s.errors = 1)
     });
+    let unlink = |i: &Img, dir: &str, name: &str| -> u64 {
+        let d = i.ino(dir);
+        let fs = i.fs();
+        let mut a = Alloc::load(&fs).unwrap();
+        let mut s = Box::new(Scratch::new());
+        let mut di = fs.inode(d).unwrap();
+        let mut st = fs.store_rw(&mut a);
+        let e = dir_remove(&mut di, d, &fs.ctx, &mut st, &mut s, name.as_bytes()).unwrap();
+        fs.write_inode(d, &di).unwrap();
+        let mut fs = fs;
+        a.store(&mut fs).unwrap();
+        i.edit_inode(e.ino, |x| x.nlink = 0);
+        e.ino
+    };
+    case("orphan", code::ORPHAN, Fixed::Preen, &|i| {
+        let ino = unlink(i, "/", "f1");
+        let g = unlink(i, "sub", "g");
+        i.edit_inode(ino, |x| x.next_orphan = g as u32);
+        sb_edit(i, &|s| s.orphan_head = ino);
+    });
+    case("orphan-unlisted", code::ORPHAN, Fixed::Preen, &|i| {
+        unlink(i, "sub", "g");
+    });
+    case("orphan-list", code::ORPHAN_LIST, Fixed::Preen, &|i| {
+        let f2 = i.ino("f2");
+        sb_edit(i, &|s| s.orphan_head = f2);
+    });
+    case("orphan-link", code::ORPHAN_LIST, Fixed::Preen, &|i| {
+        i.edit_inode(i.ino("f2"), |x| x.next_orphan = 9);
+    });
     case("device-size", code::SB_DEVICE_SIZE, Fixed::Never, &|i| {
         let f = std::fs::OpenOptions::new()
             .write(true)
@@ -575,7 +605,7 @@ fn corruption_classes() {
             .unwrap();
         f.set_len(8 << 20).unwrap();
     });
-    assert!(n >= 30, "{} classes", n);
+    assert!(n >= 40, "{} cases", n);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
