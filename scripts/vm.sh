@@ -12,7 +12,10 @@
 #   --no-pmem-setup   do not switch namespaces to fsdax
 #   --timeout SEC     hard limit for the whole VM (default 600)
 #   --kill-after SEC  SIGKILL QEMU after SEC seconds (crash tests); exit 137
-#   --out DIR         keep console.log, output, dmesg, rc in DIR
+#   --kill-after-armed SEC  SIGKILL QEMU SEC seconds after the guest creates
+#                     /tmp/out/armed (a workload saying it has started)
+#   --out DIR         keep console.log, output, dmesg, rc and whatever the
+#                     guest wrote to /tmp/out in DIR (also after --kill-after)
 #   --append ARGS     extra kernel command line
 #   --allow-dmesg RE  dmesg lines matching RE are not counted as failures
 #   --interactive     a shell on the serial console instead of a command
@@ -24,7 +27,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$REPO/qemu/vm.inc"
 
-kernel= npmem=1 pmem_size=$VM_PMEM_SIZE images= timeout=600 kill_after= out= append=
+kernel= npmem=1 pmem_size=$VM_PMEM_SIZE images= timeout=600 kill_after= kill_armed= out= append=
 allow= interactive= pmem_setup=fsdax
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
 	--no-pmem-setup) pmem_setup=none; shift ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--kill-after) kill_after=$2; shift 2 ;;
+	--kill-after-armed) kill_armed=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--append) append=$2; shift 2 ;;
 	--allow-dmesg) allow=$2; shift 2 ;;
@@ -105,11 +109,17 @@ if [ -z "$interactive" ]; then
 fi
 
 # Wait for QEMU, enforcing the timeout and the optional crash point.
-rc_q=0 verdict=
+rc_q=0 verdict= armed_at=
 while kill -0 "$qpid" 2>/dev/null; do
 	now=$(( $(date +%s) - start ))
 	if [ -n "$kill_after" ] && [ "$now" -ge "$kill_after" ]; then
 		kill -KILL "$qpid"; verdict=killed; break
+	fi
+	if [ -n "$kill_armed" ]; then
+		[ -z "$armed_at" ] && [ -e "$share/armed" ] && armed_at=$now
+		if [ -n "$armed_at" ] && [ $((now - armed_at)) -ge "$kill_armed" ]; then
+			kill -KILL "$qpid"; verdict=killed; kill_after="$kill_armed (after arming)"; break
+		fi
 	fi
 	if [ "$now" -ge "$timeout" ]; then
 		kill -KILL "$qpid"; verdict=timeout; break
@@ -124,7 +134,9 @@ qpid=
 if [ -n "$out" ]; then
 	mkdir -p "$out"
 	cp "$console" "$out/console.log" 2>/dev/null || true
-	for f in output dmesg rc; do cp "$share/$f" "$out/" 2>/dev/null || true; done
+	# Everything the guest left in /tmp/out (output, dmesg, rc, and files a
+	# test wrote there, e.g. a crash workload's log), even after a kill.
+	cp -r "$share/." "$out/" 2>/dev/null || true
 fi
 
 # Kernel trouble: look in the console (covers panics) and the guest's dmesg.

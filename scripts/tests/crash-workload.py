@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Crash-test workload and checker (runs in the guest).
+
+workload MNT LOG SEED [ARMED]: forever, in MNT: write new files and fsync them;
+  replace "slot" files by write-tmp + fsync + rename + fsync(dir). LOG (on the
+  host share, written and fsync'd before and after each step) records what is
+  in flight ("try") and what fsync made durable ("done").
+verify MNT LOG: after the crash and remount, every "done" file has its
+  content, and every slot holds its last durable content or a later attempt
+  (a rename is all-or-nothing). Prints ok/not ok lines; exit 1 on a failure.
+"""
+import hashlib
+import os
+import random
+import sys
+
+
+def h(data):
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def logline(f, *words):
+    f.write(" ".join(words) + "\n")
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def workload(mnt, logpath, seed, armed=None):
+    rnd = random.Random(int(seed))
+    d = os.path.join(mnt, "crash")
+    os.makedirs(d, exist_ok=True)
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    with open(logpath, "a") as log:
+        i = 0
+        while True:
+            i += 1
+            size = rnd.choice([0, 1, 100, 4096, 5000, 65536, 300000, 2 << 20])
+            data = rnd.randbytes(size)
+            if rnd.random() < 0.5:
+                name = f"file-{seed}-{i}"
+                logline(log, "try", name, h(data))
+                with open(os.path.join(d, name), "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.fsync(dfd)
+                logline(log, "done", name, h(data))
+            else:
+                slot = f"slot-{rnd.randrange(4)}"
+                tmp = os.path.join(d, slot + ".tmp")
+                logline(log, "try", slot, h(data))
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.rename(tmp, os.path.join(d, slot))
+                os.fsync(dfd)
+                logline(log, "done", slot, h(data))
+            if armed and i == 1:
+                open(armed, "w").close()
+
+
+def verify(mnt, logpath):
+    d = os.path.join(mnt, "crash")
+    done, tries = {}, {}
+    with open(logpath) as log:
+        for line in log:
+            w = line.split()
+            if len(w) != 3:
+                continue  # the line being written when the VM died
+            kind, name, digest = w
+            if kind == "done":
+                done[name] = digest
+                tries[name] = []
+            else:
+                tries.setdefault(name, []).append(digest)
+    bad = 0
+    for name, digest in sorted(done.items()):
+        path = os.path.join(d, name)
+        try:
+            with open(path, "rb") as f:
+                got = h(f.read())
+        except OSError as e:
+            got = f"missing ({e.strerror})"
+        ok = got == digest or (name.startswith("slot-") and got in tries.get(name, []))
+        if not ok:
+            bad += 1
+            print(f"# {name}: has {got}, fsync'd {digest}, later attempts {tries.get(name, [])}")
+    ndone = len(done)
+    good = bad == 0 and ndone > 0
+    print(f"{'ok' if good else 'not ok'} - {ndone} fsync'd files and slots intact after the crash"
+          + (f" ({bad} damaged)" if bad else ""))
+    return good
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "workload":
+        workload(*sys.argv[2:6])
+    else:
+        sys.exit(0 if verify(*sys.argv[2:4]) else 1)
