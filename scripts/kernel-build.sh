@@ -6,9 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$KOUT" "$CCACHE_DIR"
-# One make at a time per object tree (developers, helpers and tests share it).
-exec 9>"$KOUT.lock"
-flock 9
+# One sync + make at a time (every clone on the machine shares the tree).
+klock
 "$REPO/scripts/kernel-tree.sh" >&2
 FRAG=$REPO/qemu/daxfs.config
 

@@ -60,7 +60,17 @@ ksync() {
 
 # kmake ARGS...: sync the copy, then make with the project's toolchain.
 # Compiler messages name files under $KBSRC: edit them in $KSRC.
+# The copy and the object tree are shared by every clone on the machine, so
+# sync + make run under an exclusive lock (taken once per process).
+klock() {
+	[ -n "${DAXFS_KLOCK_HELD:-}" ] && return 0
+	mkdir -p "$(dirname "$KOUT")"
+	exec 9>"$KOUT.lock"
+	flock 9
+	export DAXFS_KLOCK_HELD=$$
+}
 kmake() {
+	klock
 	ksync
 	make -C "$KBSRC" O="$KOUT" LLVM="$LLVM_SUFFIX" CC="ccache clang$LLVM_SUFFIX" -j"$JOBS" "$@"
 }
