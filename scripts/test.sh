@@ -7,13 +7,15 @@
 #      - the VM runner's own failure detection (fail, panic, hang, WARN)
 #      - KUnit + Rust doctests (KTAP from dmesg, parsed by kunit.py)
 #      - guest suites: scripts/tests/guest/*.sh ("ok - x" / "not ok - x" / "skip - x")
-#   4. xfstests with FSTYP=daxfs when installed (XFSTESTS_DIR or /var/lib/xfstests)
+#   4. crash consistency: scripts/tests/crash-test.sh on daxfs, DAXFS_CRASH_RUNS
+#      points (default 20), once daxfs mounts read-write (skipped until then)
+#   5. xfstests with FSTYP=daxfs when installed (XFSTESTS_DIR or /var/lib/xfstests)
 # Ends with "N passed, N failed, N skipped"; exit 1 if anything failed.
-# DAXFS_TEST_ONLY="userspace series kernel runner kunit guest xfstests" selects stages.
+# DAXFS_TEST_ONLY="userspace series kernel runner kunit guest crash xfstests" selects stages.
 . "$(dirname "$0")/lib.sh"
 set +e
 
-only=${DAXFS_TEST_ONLY:-userspace series kernel runner kunit guest xfstests}
+only=${DAXFS_TEST_ONLY:-userspace series kernel runner kunit guest crash xfstests}
 want() { [[ " $only " == *" $1 "* ]]; }
 PASS=0 FAIL=0 SKIP=0
 FAILED=()
@@ -117,6 +119,16 @@ else
 			126) fail "guest" "kernel warnings in dmesg (see $out/dmesg)" ;;
 			*) [ "$FAIL" -gt 0 ] || fail "guest" "run-all.sh exited $vrc" ;;
 			esac
+		fi
+	fi
+	if want crash; then
+		stage "crash consistency (SIGKILL of QEMU, recovery, fsck)"
+		# The namespace suite probes whether daxfs mounts read-write.
+		why=$(sed -n 's/^skip - 30-namespace: daxfs: //p' "$RESULTS/guest/output" 2>/dev/null | head -1)
+		if [ -n "$why" ]; then
+			skip "crash test on daxfs" "$why"
+		else
+			tap "crash" <("$REPO/scripts/tests/crash-test.sh" --fs daxfs --runs "${DAXFS_CRASH_RUNS:-20}")
 		fi
 	fi
 	if want xfstests; then
