@@ -4,7 +4,7 @@
 //! kernel compiles it, and the conversions between it and the VFS.
 
 #[kernel::macros::kunit_tests(daxfs)]
-mod tests {
+mod daxfs_kunit {
     use crate::format::{
         dir::{name_key_base, DirEntry, COOKIE_EOF, COOKIE_MIN, DT_REG},
         inode::{Inode, Timespec, S_IFREG},
