@@ -52,7 +52,7 @@ pub(crate) fn to_kernel(e: format::Error) -> Error {
 /// Reports a corrupted inode and returns its error.
 pub(crate) fn corrupt(sb: &SuperBlock<DaxFs>, ino: Ino, e: format::Error) -> Error {
     pr_err!(
-        "daxfs ({}): inode {}: {}\n",
+        "{}: inode {}: {}\n",
         sb.id().to_str().unwrap_or("?"),
         ino,
         e

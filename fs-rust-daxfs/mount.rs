@@ -4,7 +4,7 @@
 //!
 //! Mounting reads only the superblock, the journal header and the root inode; everything else
 //! is read on demand through the inode cache. Anything that does not validate is refused with
-//! an errno and a single `daxfs (<dev>): ...` line in the kernel log.
+//! an errno and a single `daxfs: <dev>: ...` line in the kernel log.
 
 use crate::{
     format::{
@@ -107,7 +107,7 @@ impl fs::FileSystem for DaxFs {
             OPT_DAX => {}
             OPT_DAX_ENUM if p.as_u32() == DAX_ALWAYS as u32 => {}
             OPT_DAX_ENUM => {
-                pr_err!("daxfs: only dax=always is supported\n");
+                pr_err!("only dax=always is supported\n");
                 return Err(EINVAL);
             }
             _ => return Err(EINVAL),
@@ -123,7 +123,7 @@ impl fs::FileSystem for DaxFs {
         let dev = id.to_str().unwrap_or("?");
         macro_rules! refuse {
             ($err:expr, $($arg:tt)*) => {{
-                pr_err!("daxfs ({}): {}\n", dev, format_args!($($arg)*));
+                pr_err!("{}: {}\n", dev, format_args!($($arg)*));
                 return Err($err);
             }};
         }
@@ -208,7 +208,7 @@ impl fs::FileSystem for DaxFs {
         }
         if fsb.state != STATE_CLEAN || fsb.errors != 0 {
             pr_warn!(
-                "daxfs ({}): filesystem was not cleanly unmounted or has errors; run fsck.daxfs\n",
+                "{}: filesystem was not cleanly unmounted or has errors; run fsck.daxfs\n",
                 dev
             );
         }

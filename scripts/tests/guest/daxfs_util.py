@@ -10,6 +10,7 @@
     daxfs_util.py mount DEV DIR [OPTS]  mount(2) -t daxfs; prints OK or the errno name
     daxfs_util.py corrupt DEV KIND      damage the daxfs image on DEV (see CORRUPTIONS)
     daxfs_util.py sbfield DEV NAME      print a superblock field
+    daxfs_util.py loop DEV DIR N        mount, walk and read, umount; N times
 
 Everything is deterministic (fixed seeds), so a failure reproduces.
 """
@@ -361,7 +362,8 @@ def dirpos(path):
     # getdents64 with tiny buffers resumes mid-leaf without losing entries.
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     got = []
-    for size in (80, 300, 1000, 4096):
+    # 280 bytes is the smallest buffer a 255-byte name fits in.
+    for size in (280, 300, 1000, 4096):
         os.lseek(fd, 0, os.SEEK_SET)
         got = []
         buf = ctypes.create_string_buffer(size)
@@ -415,6 +417,8 @@ def crc32c(data):
 
 
 SB_FIELDS = {"version_major": (0x08, "<I"), "incompat": (0x20, "<Q"), "block_count": (0x30, "<Q"),
+             "inode_count": (0x38, "<Q"), "free_blocks": (0x40, "<Q"), "free_inodes": (0x48, "<Q"),
+             "data_blocks": (0xF8, "<Q"),
              "journal_start": (0xA0, "<Q"), "inode_table_start": (0xE0, "<Q"),
              "data_start": (0xF0, "<Q")}
 
@@ -481,10 +485,33 @@ def sbfield(dev, name):
     return 0
 
 
+def loop(dev, mnt, n):
+    """Mounts DEV on MNT, reads a little, unmounts; N times, in one process."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for i in range(int(n)):
+        if libc.mount(dev.encode(), mnt.encode(), b"daxfs", 0, None) != 0:
+            print("# iteration %d: mount: errno %d" % (i, ctypes.get_errno()))
+            return 1
+        for dirpath, dirnames, filenames in os.walk(mnt):
+            for f in filenames:
+                p = os.path.join(dirpath, f)
+                st = os.lstat(p)
+                if stat.S_ISREG(st.st_mode):
+                    with open(p, "rb") as fh:
+                        fh.read(65536)
+                elif stat.S_ISLNK(st.st_mode):
+                    os.readlink(p)
+        os.statvfs(mnt)
+        if libc.umount2(mnt.encode(), 0) != 0:
+            print("# iteration %d: umount: errno %d" % (i, ctypes.get_errno()))
+            return 1
+    return 0
+
+
 def main(argv):
     cmd = argv[1]
     fn = {"mktree": mktree, "compare": compare, "readpat": readpat, "dirpos": dirpos,
-          "mount": mount, "corrupt": corrupt, "sbfield": sbfield}[cmd]
+          "mount": mount, "corrupt": corrupt, "sbfield": sbfield, "loop": loop}[cmd]
     r = fn(*argv[2:])
     return r or 0
 

@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# daxfs: mount an image made by mkfs.daxfs -d from a varied tree and compare
+# everything against the source: names, types, metadata, contents; statfs;
+# mount options; read-only behaviour.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daxfs-lib.sh"
+
+t "build the test tree and mkfs.daxfs -d onto /dev/pmem0" dx_setup
+t "mount -t daxfs /dev/pmem0" mount -t daxfs /dev/pmem0 "$DX_MNT"
+t "listed in /proc/mounts as daxfs ro" grep -q "^/dev/pmem0 $DX_MNT daxfs ro[, ]" /proc/mounts
+t "names, types, modes, owners, ns times, nlink, sizes, rdev, symlinks, hard links, contents" \
+	python3 "$UTIL" compare "$DX_SRC" "$DX_MNT"
+t "diff -r --no-dereference (regular files, directories, symlinks)" \
+	diff -r --no-dereference -x special "$DX_SRC" "$DX_MNT"
+btimes() { (cd "$1" && find . -printf '%p %B@\n' | sort); }
+t "birth times (statx btime)" cmp <(btimes "$DX_SRC") <(btimes "$DX_MNT")
+t "directory with 10,000 entries lists all of them" \
+	test "$(ls -f "$DX_MNT/big" | wc -l)" = "$(ls -f "$DX_SRC/big" | wc -l)"
+t "64-level deep path resolves" \
+	cmp "$DX_SRC/$(cd "$DX_SRC" && find deep -name file | sort | tail -1)" \
+	"$DX_MNT/$(cd "$DX_SRC" && find deep -name file | sort | tail -1)"
+
+# statfs reports the superblock's counters.
+sf() { stat -f -c "$1" "$DX_MNT"; }
+sb() { python3 "$UTIL" sbfield /dev/pmem0 "$1"; }
+t "statfs: f_type is daxfs" test "$(sf %t)" = 64617866
+t "statfs: block size 4096, name length 255" test "$(sf '%S %l')" = "4096 255"
+t "statfs: total blocks = data area" test "$(sf %b)" = "$(sb data_blocks)"
+t "statfs: free blocks = superblock free count" test "$(sf '%f %a')" = "$(sb free_blocks) $(sb free_blocks)"
+t "statfs: inodes and free inodes" test "$(sf '%c %d')" = "$(( $(sb inode_count) - 1 )) $(sb free_inodes)"
+t "statfs: used blocks cover the 64 MiB file" test "$(( $(sf %b) - $(sf %f) ))" -gt 16384
+t "df works" df "$DX_MNT"
+
+# Read-only: every modification fails with EROFS.
+t "creating a file fails with EROFS" sh -c "touch $DX_MNT/new 2>&1 | grep -q 'Read-only file system'"
+tf "mkdir fails" mkdir "$DX_MNT/newdir"
+tf "writing a file fails" sh -c "echo x >> $DX_MNT/files/size-1"
+t "remount rw keeps the superblock read-only" sh -c \
+	"mount -o remount,rw $DX_MNT 2>/dev/null; ! touch $DX_MNT/new2 2>/dev/null"
+t "umount" umount "$DX_MNT"
+
+# Mount options go through the fs_context parser.
+mnt() { python3 "$UTIL" mount /dev/pmem0 "$DX_MNT" "$1"; }
+for o in dax dax=always norecovery "dax,norecovery"; do
+	t "option '$o' accepted" sh -c "test \"\$(python3 $UTIL mount /dev/pmem0 $DX_MNT $o)\" = OK && umount $DX_MNT"
+done
+for o in bogus dax=never dax=inode norecovery=1 "dax=always,nosuchopt"; do
+	t "option '$o' rejected with EINVAL" test "$(mnt "$o")" = EINVAL
+done
+t "nothing left mounted" sh -c "! grep -q ' $DX_MNT ' /proc/mounts"
+t "fsck.daxfs -n: the image is still clean" "$FSCK" -n /dev/pmem0
+suite_exit
