@@ -31,4 +31,13 @@ t "readlink of a 4095-byte target" test "$(readlink "$DX_MNT/links/longest")" = 
 t "symlink followed to a file" cmp "$DX_MNT/links/to-sparse" "$DX_SRC/files/sparse-64M"
 t ".. of a subdirectory is its parent" test "$(stat -c %i "$DX_MNT/deep/level00/..")" = "$(stat -c %i "$DX_MNT/deep")"
 t "umount" umount "$DX_MNT"
+
+# Holes and unwritten extents read as zeros (their blocks hold 0xAA).
+dx_restore
+t "give hole-first a hole and an unwritten extent" python3 "$UTIL" holes /dev/pmem1 $(( (2 << 20) + 1234 ))
+t "mount the edited image" mount -t daxfs /dev/pmem1 "$DX_MNT"
+t "hole + mapped + unwritten file reads like its source" cmp "$DX/small/hole-first" "$DX_MNT/hole-first"
+t "read spanning hole -> extent -> unwritten" cmp <(dd if="$DX_MNT/hole-first" bs=1 skip=$(( (1 << 20) - 3000 )) count=250000 status=none) \
+	<(dd if="$DX/small/hole-first" bs=1 skip=$(( (1 << 20) - 3000 )) count=250000 status=none)
+t "umount" umount "$DX_MNT"
 suite_exit

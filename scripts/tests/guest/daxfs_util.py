@@ -11,6 +11,8 @@
     daxfs_util.py corrupt DEV KIND      damage the daxfs image on DEV (see CORRUPTIONS)
     daxfs_util.py sbfield DEV NAME      print a superblock field
     daxfs_util.py loop DEV DIR N        mount, walk and read, umount; N times
+    daxfs_util.py holes DEV SIZE        give the file of SIZE bytes a hole and an
+                                        unwritten extent (mkfs makes neither)
 
 Everything is deterministic (fixed seeds), so a failure reproduces.
 """
@@ -409,11 +411,14 @@ for _i in range(256):
     _CRC_TABLE.append(_c)
 
 
-def crc32c(data):
-    c = 0xFFFFFFFF
+def _crc_update(c, data):
     for b in data:
         c = _CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
+    return c
+
+
+def crc32c(data):
+    return _crc_update(0xFFFFFFFF, data) ^ 0xFFFFFFFF
 
 
 SB_FIELDS = {"version_major": (0x08, "<I"), "incompat": (0x20, "<Q"), "block_count": (0x30, "<Q"),
@@ -479,6 +484,48 @@ def corrupt(dev, kind):
     return 0
 
 
+def holes(dev, size):
+    """Turns the single extent of the regular file of SIZE bytes into a hole
+    (blocks 0-255), a mapped extent (256-299) and an unwritten extent (300-),
+    and fills the blocks that are no longer mapped, and those of the
+    unwritten extent, with 0xAA: a correct read returns zeros there. mkfs
+    never makes holes or unwritten extents; this is how the read path meets
+    them."""
+    size = int(size)
+    with open(dev, "r+b") as fh:
+        sb = _sb(fh)
+        seed = _crc_update(0xFFFFFFFF, bytes(sb[0x50:0x60]))
+        its = _get(sb, "inode_table_start")
+        for ino in range(1, _get(sb, "inode_count")):
+            fh.seek(its * BLOCK + ino * 256)
+            rec = bytearray(fh.read(256))
+            mode, kind = struct.unpack_from("<HB", rec, 0)
+            if mode & 0o170000 != 0o100000 or struct.unpack_from("<Q", rec, 0x18)[0] != size:
+                continue
+            lblk, pblk, ln, flags = struct.unpack_from("<QQII", rec, 0x70)
+            if kind != 1 or struct.unpack_from("<I", rec, 0x68)[0] != 1 or lblk or ln < 301:
+                raise SystemExit("inode %d: not a single inline extent" % ino)
+            rec[0x70:0x70 + 144] = bytes(144)
+            struct.pack_into("<QQII", rec, 0x70, 256, pblk + 256, 44, 0)
+            struct.pack_into("<QQII", rec, 0x70 + 24, 300, pblk + 300, ln - 300, 1)
+            struct.pack_into("<I", rec, 0x68, 2)
+            struct.pack_into("<I", rec, 0x5C, 0)
+            c = _crc_update(seed, struct.pack("<Q", ino))
+            c = _crc_update(c, bytes(rec))
+            struct.pack_into("<I", rec, 0x5C, c ^ 0xFFFFFFFF)
+            fh.seek(pblk * BLOCK)
+            fh.write(b"\xaa" * 256 * BLOCK)
+            fh.seek((pblk + 300) * BLOCK)
+            fh.write(b"\xaa" * (ln - 300) * BLOCK)
+            fh.seek(its * BLOCK + ino * 256)
+            fh.write(rec)
+            fh.flush()
+            os.fsync(fh.fileno())
+            print(ino)
+            return 0
+    raise SystemExit("no regular file of %d bytes" % size)
+
+
 def sbfield(dev, name):
     with open(dev, "rb") as fh:
         print(_get(_sb(fh), name))
@@ -511,7 +558,8 @@ def loop(dev, mnt, n):
 def main(argv):
     cmd = argv[1]
     fn = {"mktree": mktree, "compare": compare, "readpat": readpat, "dirpos": dirpos,
-          "mount": mount, "corrupt": corrupt, "sbfield": sbfield, "loop": loop}[cmd]
+          "mount": mount, "corrupt": corrupt, "sbfield": sbfield, "loop": loop,
+          "holes": holes}[cmd]
     r = fn(*argv[2:])
     return r or 0
 
