@@ -149,7 +149,9 @@ fn emit_entries(
         for i in start..nr {
             let k = node_key(&s.a, i)?;
             let e = DirEntry::decode(node_value(&s.a, i)?)?;
-            let next = k.checked_add(1).ok_or(format::Error::Corrupt("directory key"))?;
+            let next = k
+                .checked_add(1)
+                .ok_or(format::Error::Corrupt("directory key"))?;
             if !emitter.emit(next as Offset, e.name(), e.ino, dtype(e.file_type)) {
                 return Ok(false);
             }
@@ -166,7 +168,12 @@ impl file::Operations for DirFileOps {
     fn read_dir(_file: &File, inode: &INode<DaxFs>, emitter: &mut DirEmitter) -> Result {
         let raw = &inode.data().raw;
         if emitter.pos() == COOKIE_DOT as Offset {
-            if !emitter.emit(COOKIE_DOTDOT as Offset, b".", inode.ino(), DirEntryType::Dir) {
+            if !emitter.emit(
+                COOKIE_DOTDOT as Offset,
+                b".",
+                inode.ino(),
+                DirEntryType::Dir,
+            ) {
                 return Ok(());
             }
         }

@@ -3,8 +3,7 @@
 //! Inodes: reading them from the inode table into the inode cache, and `getattr`.
 
 use crate::{
-    dir,
-    file,
+    dir, file,
     format::{
         self,
         extent::Extent,
@@ -40,7 +39,9 @@ pub(crate) struct InodeInfo {
 pub(crate) fn read_inode(info: &SbInfo, ino: Ino) -> Result<Inode, format::Error> {
     let off = info.sb.layout.inode_offset(ino)?;
     let mut buf = [0u8; INODE_SIZE];
-    info.pmem.read(off, &mut buf).map_err(|_| format::Error::Io)?;
+    info.pmem
+        .read(off, &mut buf)
+        .map_err(|_| format::Error::Io)?;
     Inode::decode(&buf, ino, info.ctx.csum_seed)?.ok_or(format::Error::Corrupt("free inode"))
 }
 

@@ -158,7 +158,8 @@ impl fs::FileSystem for DaxFs {
             Err(format::Error::UnsupportedFeature) => refuse!(
                 EOPNOTSUPP,
                 "unsupported incompatible features {:#x}",
-                Superblock::decode_raw(&raw).map_or(0, |s| s.feature_incompat) & !INCOMPAT_SUPPORTED
+                Superblock::decode_raw(&raw).map_or(0, |s| s.feature_incompat)
+                    & !INCOMPAT_SUPPORTED
             ),
             Err(e) => refuse!(EUCLEAN, "invalid superblock: {}", e),
         };

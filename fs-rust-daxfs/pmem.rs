@@ -12,12 +12,7 @@ use crate::format::{
     btree::{NodeStore, Scratch},
     Block, Error as FmtError, Layout, Result as FmtResult, BLOCK_SIZE_U64,
 };
-use kernel::{
-    fs::dax::DaxDevice,
-    new_mutex,
-    prelude::*,
-    sync::Mutex,
-};
+use kernel::{fs::dax::DaxDevice, new_mutex, prelude::*, sync::Mutex};
 
 /// Read access to the filesystem's persistent memory.
 pub(crate) struct Pmem {

@@ -33,7 +33,10 @@ mod daxfs_kunit {
         sb.encode(&mut raw);
         let mut bad = raw;
         bad[0x30] ^= 1;
-        assert_eq!(Superblock::decode(&bad), Err(Error::BadChecksum("superblock")));
+        assert_eq!(
+            Superblock::decode(&bad),
+            Err(Error::BadChecksum("superblock"))
+        );
         let mut bad = raw;
         bad[0] ^= 0xff;
         assert!(matches!(Superblock::decode(&bad), Err(Error::BadMagic(_))));
@@ -49,7 +52,10 @@ mod daxfs_kunit {
         i.encode(42, seed, &mut raw);
         assert_eq!(Inode::decode(&raw, 42, seed), Ok(Some(i)));
         // The same record read as another inode number must not validate.
-        assert_eq!(Inode::decode(&raw, 43, seed), Err(Error::BadChecksum("inode")));
+        assert_eq!(
+            Inode::decode(&raw, 43, seed),
+            Err(Error::BadChecksum("inode"))
+        );
         assert_eq!(Inode::decode(&[0u8; 256], 42, seed), Ok(None));
     }
 
