@@ -17,8 +17,8 @@ use crate::{
 use kernel::{
     fs::{
         address_space, dax,
-        file::{self, File},
-        inode::{self, INode, Kstat},
+        file::{self, whence, File},
+        inode::{self, FiemapInfo, INode, Kstat},
         iomap::{self, Map},
         Kiocb, Offset,
     },
@@ -54,14 +54,23 @@ impl inode::Operations for FileInodeOps {
     fn getattr(inode: &INode<DaxFs>, stat: &mut Kstat, _mask: u32) -> Result {
         getattr(inode, stat)
     }
+
+    fn fiemap(inode: &INode<DaxFs>, info: &mut FiemapInfo, start: u64, len: u64) -> Result {
+        iomap::fiemap::<FileIomap>(inode, info, start, len)
+    }
 }
 
 #[vtable]
 impl file::Operations for FileOps {
     type FileSystem = DaxFs;
 
-    fn seek(file: &File, offset: Offset, whence: u32) -> Result<Offset> {
-        file::generic_llseek(file, offset, whence)
+    fn seek(file: &File, inode: &INode<DaxFs>, offset: Offset, whence: u32) -> Result<Offset> {
+        match whence {
+            whence::HOLE | whence::DATA => {
+                iomap::seek_hole_data::<FileIomap>(file, inode, offset, whence)
+            }
+            _ => file::generic_llseek(file, offset, whence),
+        }
     }
 
     fn read_iter(

@@ -39,5 +39,23 @@ t "mount the edited image" mount -t daxfs /dev/pmem1 "$DX_MNT"
 t "hole + mapped + unwritten file reads like its source" cmp "$DX/small/hole-first" "$DX_MNT/hole-first"
 t "read spanning hole -> extent -> unwritten" cmp <(dd if="$DX_MNT/hole-first" bs=1 skip=$(( (1 << 20) - 3000 )) count=250000 status=none) \
 	<(dd if="$DX/small/hole-first" bs=1 skip=$(( (1 << 20) - 3000 )) count=250000 status=none)
+seekpos() { python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    print(os.lseek(fd, int(sys.argv[2]), int(sys.argv[3])))
+except OSError as e:
+    print(e.errno)' "$@"; }
+f=$DX_MNT/hole-first
+t "SEEK_DATA skips the hole" test "$(seekpos "$f" 0 3)" = $(( 256 * 4096 ))
+t "SEEK_HOLE stops at the unwritten extent" test "$(seekpos "$f" $(( 256 * 4096 )) 4)" = $(( 300 * 4096 ))
+t "SEEK_DATA past the last data: ENXIO" test "$(seekpos "$f" $(( 300 * 4096 )) 3)" = 6
+t "SEEK_HOLE on a fully mapped file: EOF" test "$(seekpos "$DX_MNT/size-4097" 0 4)" = 4097
+fiemap_ok() { # the first 1 MiB is a hole, then two extents
+	local m
+	m=$(xfs_io -r -c 'fiemap' "$1" | tail -n +2)
+	echo "$m"
+	[ "$(echo "$m" | wc -l)" = 3 ] && echo "$m" | head -1 | grep -q '\[0..2047\]: hole'
+}
+t "FIEMAP: hole, mapped extent, unwritten extent" fiemap_ok "$f"
 t "umount" umount "$DX_MNT"
 suite_exit
