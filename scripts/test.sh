@@ -7,15 +7,16 @@
 #      - the VM runner's own failure detection (fail, panic, hang, WARN)
 #      - KUnit + Rust doctests (KTAP from dmesg, parsed by kunit.py)
 #      - guest suites: scripts/tests/guest/*.sh ("ok - x" / "not ok - x" / "skip - x")
+#      - the daxfs mount/umount leak loop again, in a boot with kmemleak=on
 #   4. crash consistency: scripts/tests/crash-test.sh on daxfs, DAXFS_CRASH_RUNS
 #      points (default 20), once daxfs mounts read-write (skipped until then)
 #   5. xfstests with FSTYP=daxfs when installed (XFSTESTS_DIR or /var/lib/xfstests)
 # Ends with "N passed, N failed, N skipped"; exit 1 if anything failed.
-# DAXFS_TEST_ONLY="userspace series kernel runner kunit guest crash xfstests" selects stages.
+# DAXFS_TEST_ONLY="userspace series kernel runner kunit guest leaks crash xfstests" selects stages.
 . "$(dirname "$0")/lib.sh"
 set +e
 
-only=${DAXFS_TEST_ONLY:-userspace series kernel runner kunit guest crash xfstests}
+only=${DAXFS_TEST_ONLY:-userspace series kernel runner kunit guest leaks crash xfstests}
 want() { [[ " $only " == *" $1 "* ]]; }
 PASS=0 FAIL=0 SKIP=0
 FAILED=()
@@ -120,6 +121,16 @@ else
 			*) [ "$FAIL" -gt 0 ] || fail "guest" "run-all.sh exited $vrc" ;;
 			esac
 		fi
+	fi
+	if want leaks; then
+		stage "leaks: mount/read/umount loop under kmemleak"
+		# kmemleak slows every allocation, so it gets its own short boot.
+		"$REPO/scripts/vm.sh" --pmem 2 --timeout 900 --out "$RESULTS/leaks" --append "kmemleak=on" -- \
+			bash "$REPO/scripts/tests/guest/23-daxfs-leaks.sh" > "$RESULTS/leaks.out" 2>&1
+		lrc=$?
+		grep -E '^(ok|not ok|skip) - |^# ' "$RESULTS/leaks.out"
+		tap "leaks(kmemleak=on)" "$RESULTS/leaks.out"
+		[ "$lrc" = 0 ] || fail "leaks(kmemleak=on)" "vm.sh exit $lrc (see $RESULTS/leaks)"
 	fi
 	if want crash; then
 		stage "crash consistency (SIGKILL of QEMU, recovery, fsck)"
