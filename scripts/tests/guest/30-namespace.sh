@@ -12,15 +12,7 @@ mkfs.ext4 -q -F /dev/pmem1 && mount -t ext4 -o dax=always /dev/pmem1 /mnt/ns &&
 	python3 "$here/namespace.py" "ext4-dax" /mnt/ns
 umount /mnt/ns 2>/dev/null
 
-if ! grep -qw daxfs /proc/filesystems; then
-	skip "daxfs" "the kernel does not register daxfs"
-elif ! { mkfs.daxfs -q -f /dev/pmem1 && mount -t daxfs /dev/pmem1 /mnt/ns; }; then
-	not_ok "daxfs: mkfs + mount"
-elif ! touch /mnt/ns/.probe 2>/dev/null; then
-	skip "daxfs" "mounted read-only: no write path yet"
-	umount /mnt/ns
-else
-	rm -f /mnt/ns/.probe
+if daxfs_mount_rw /dev/pmem1 /mnt/ns; then
 	python3 "$here/namespace.py" "daxfs" /mnt/ns || _fails=$((_fails + 1))
 	t "daxfs: umount" umount /mnt/ns
 	t "daxfs: fsck clean after the namespace suite" fsck.daxfs -n /dev/pmem1

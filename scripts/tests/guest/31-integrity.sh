@@ -22,15 +22,7 @@ integrity() { # LABEL FSTYPE MOUNTOPTS
 mkfs.ext4 -q -F /dev/pmem1 && mount -t ext4 -o dax=always /dev/pmem1 /mnt/it &&
 	integrity ext4-dax ext4 "-o dax=always"
 
-if ! grep -qw daxfs /proc/filesystems; then
-	skip "daxfs" "the kernel does not register daxfs"
-elif ! { mkfs.daxfs -q -f /dev/pmem1 && mount -t daxfs /dev/pmem1 /mnt/it; }; then
-	not_ok "daxfs: mkfs + mount"
-elif ! touch /mnt/it/.probe 2>/dev/null; then
-	skip "daxfs" "mounted read-only: no write path yet"
-	umount /mnt/it
-else
-	rm -f /mnt/it/.probe
+if daxfs_mount_rw /dev/pmem1 /mnt/it; then
 	integrity daxfs daxfs ""
 	t "daxfs: fsck clean after the integrity run" fsck.daxfs -n /dev/pmem1
 fi

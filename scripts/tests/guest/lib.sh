@@ -21,3 +21,21 @@ tf() {
 	if "$@" >/dev/null 2>&1; then not_ok "$name" "command unexpectedly succeeded: $*"; else ok "$name"; fi
 }
 suite_exit() { exit $((_fails > 0)); }
+
+# daxfs_mount_rw DEV MNT: mkfs.daxfs DEV and mount it read-write on MNT.
+# When that cannot be done, say why (a skip while daxfs has no write path,
+# a failure when mkfs or mount breaks) and return 1.
+daxfs_mount_rw() {
+	if ! grep -qw daxfs /proc/filesystems; then
+		skip "daxfs" "the kernel does not register daxfs"
+	elif ! { mkfs.daxfs -q -f "$1" && mount -t daxfs "$1" "$2"; }; then
+		not_ok "daxfs: mkfs + mount"
+	elif ! touch "$2/.probe" 2>/dev/null; then
+		skip "daxfs" "mounted read-only: no write path yet"
+		umount "$2"
+	else
+		rm -f "$2/.probe"
+		return 0
+	fi
+	return 1
+}
