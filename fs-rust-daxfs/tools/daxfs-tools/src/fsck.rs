@@ -609,6 +609,35 @@ struct Checker<'a> {
     entries: HashMap<u64, Vec<(u64, DirEntry)>>,
 }
 
+impl<'a> Checker<'a> {
+    /// A checker over `fs` that has read every inode and checked each one
+    /// (block claims, links, directory entries): the common first pass of
+    /// a full check and of recomputing the allocator state.
+    fn scan(fs: &'a Fs) -> Result<Self, String> {
+        let l = *fs.layout();
+        let mut c = Checker {
+            fs,
+            l,
+            problems: Vec::new(),
+            inodes: BTreeMap::new(),
+            bad: HashSet::new(),
+            claimed: vec![0u8; l.data_blocks.div_ceil(8) as usize],
+            dups: HashSet::new(),
+            claims: Vec::new(),
+            links: HashMap::new(),
+            subdirs: HashMap::new(),
+            dir_parents: HashMap::new(),
+            entries: HashMap::new(),
+        };
+        c.scan_inodes()?;
+        let inos: Vec<u64> = c.inodes.keys().copied().collect();
+        for ino in inos {
+            c.check_inode(ino)?;
+        }
+        Ok(c)
+    }
+}
+
 fn type_name(i: &Inode) -> &'static str {
     match i.file_type() {
         S_IFREG => "regular file",
@@ -629,26 +658,7 @@ fn show_name(n: &[u8]) -> String {
 /// Runs one full check pass over an open filesystem (superblock and
 /// journal already handled); returns the problems found.
 pub fn check_fs(fs: &Fs) -> Result<Vec<Problem>, String> {
-    let l = *fs.layout();
-    let mut c = Checker {
-        fs,
-        l,
-        problems: Vec::new(),
-        inodes: BTreeMap::new(),
-        bad: HashSet::new(),
-        claimed: vec![0u8; l.data_blocks.div_ceil(8) as usize],
-        dups: HashSet::new(),
-        claims: Vec::new(),
-        links: HashMap::new(),
-        subdirs: HashMap::new(),
-        dir_parents: HashMap::new(),
-        entries: HashMap::new(),
-    };
-    c.scan_inodes()?;
-    let inos: Vec<u64> = c.inodes.keys().copied().collect();
-    for ino in inos {
-        c.check_inode(ino)?;
-    }
+    let mut c = Checker::scan(fs)?;
     c.shared();
     c.tree_structure();
     c.accounting()?;
@@ -1586,25 +1596,7 @@ type Computed = (Alloc, Vec<u8>, Vec<u8>, Vec<u8>);
 
 fn computed_alloc(fs: &Fs) -> Result<Computed, String> {
     let l = *fs.layout();
-    let mut c = Checker {
-        fs,
-        l,
-        problems: Vec::new(),
-        inodes: BTreeMap::new(),
-        bad: HashSet::new(),
-        claimed: vec![0u8; l.data_blocks.div_ceil(8) as usize],
-        dups: HashSet::new(),
-        claims: Vec::new(),
-        links: HashMap::new(),
-        subdirs: HashMap::new(),
-        dir_parents: HashMap::new(),
-        entries: HashMap::new(),
-    };
-    c.scan_inodes()?;
-    let inos: Vec<u64> = c.inodes.keys().copied().collect();
-    for ino in inos {
-        c.check_inode(ino)?;
-    }
+    let c = Checker::scan(fs)?;
     let mut a = Alloc::new(l);
     let mut bm = vec![0u8; a.bm.len()];
     bm[..c.claimed.len()].copy_from_slice(&c.claimed);
