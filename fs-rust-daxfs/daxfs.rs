@@ -7,10 +7,13 @@
 //! `format` module tree, compiled from the same source files as the userspace tools.
 //!
 //! Modules:
-//! - [`mount`]: the filesystem type, mount options, superblock validation, `statfs`.
-//! - [`inode`]: reading inodes into the inode cache, `getattr`, symlink targets.
-//! - [`dir`]: `lookup` and `readdir`.
-//! - [`file`]: DAX reads of regular files, the extent-to-iomap mapping.
+//! - [`mount`]: the filesystem type, mount options, recovery, superblock, `statfs`.
+//! - [`journal`]: transactions (every metadata change), committed before an operation returns.
+//! - [`inode`]: the inode cache, `getattr`, `setattr` and truncation, eviction of orphans.
+//! - [`dir`]: `lookup`, `readdir` and the directory inode operations.
+//! - [`namei`]: namespace changes: create, mknod, mkdir, symlink, link, unlink, rmdir, rename,
+//!   `O_TMPFILE`.
+//! - [`file`]: DAX reads and writes of regular files, block allocation for iomap, `fsync`.
 //! - [`pmem`]: the persistent memory access layer.
 
 #[path = "format/mod.rs"]
@@ -20,7 +23,9 @@ pub mod format;
 mod dir;
 mod file;
 mod inode;
+mod journal;
 mod mount;
+mod namei;
 mod pmem;
 
 #[cfg(CONFIG_DAXFS_KUNIT_TEST)]

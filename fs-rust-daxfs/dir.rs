@@ -18,13 +18,14 @@ use crate::{
     },
     inode::{self as dinode, corrupt},
     mount::DaxFs,
+    namei,
 };
 use kernel::{
     fs::{
-        dentry::Unhashed,
+        dentry::{Named, Unhashed},
         dir::{DirEmitter, DirEntryType},
         file::{self, File},
-        inode::{self, INode, Kstat},
+        inode::{self, IAttr, INode, Idmap, Kstat, TmpFile},
         Offset,
     },
     prelude::*,
@@ -48,7 +49,7 @@ fn tree_of(inode: &INode<DaxFs>) -> Tree {
         tree: TreeType::Dir,
         owner: inode.ino(),
         seed: inode.super_block().data().ctx.csum_seed,
-        root: inode.data().raw.btree_root(),
+        root: inode.data().get().btree_root(),
     }
 }
 
@@ -68,7 +69,7 @@ impl inode::Operations for DirInodeOps {
         let info = sb.data();
         let found = info.scratch.with(|s| {
             dir_lookup(
-                &parent.data().raw,
+                &parent.data().get(),
                 parent.ino(),
                 &info.ctx,
                 &mut info.store(),
@@ -82,7 +83,7 @@ impl inode::Operations for DirInodeOps {
             Err(e) => return Err(corrupt(sb, parent.ino(), e)),
         };
         let child = dinode::iget(sb, entry.ino)?;
-        if mode_to_dtype(child.data().raw.mode) != entry.file_type {
+        if mode_to_dtype(child.data().get().mode) != entry.file_type {
             return Err(corrupt(
                 sb,
                 parent.ino(),
@@ -94,6 +95,70 @@ impl inode::Operations for DirInodeOps {
 
     fn getattr(inode: &INode<DaxFs>, stat: &mut Kstat, _mask: u32) -> Result {
         dinode::getattr(inode, stat)
+    }
+
+    fn create(
+        idmap: &Idmap,
+        dir: &INode<DaxFs>,
+        dentry: &Named<'_, DaxFs>,
+        mode: u16,
+        _excl: bool,
+    ) -> Result {
+        namei::create(idmap, dir, dentry, mode)
+    }
+
+    fn mknod(
+        idmap: &Idmap,
+        dir: &INode<DaxFs>,
+        dentry: &Named<'_, DaxFs>,
+        mode: u16,
+        rdev: u32,
+    ) -> Result {
+        namei::mknod(idmap, dir, dentry, mode, rdev)
+    }
+
+    fn mkdir(idmap: &Idmap, dir: &INode<DaxFs>, dentry: &Named<'_, DaxFs>, mode: u16) -> Result {
+        namei::mkdir(idmap, dir, dentry, mode)
+    }
+
+    fn symlink(
+        idmap: &Idmap,
+        dir: &INode<DaxFs>,
+        dentry: &Named<'_, DaxFs>,
+        target: &[u8],
+    ) -> Result {
+        namei::symlink(idmap, dir, dentry, target)
+    }
+
+    fn link(old: &Named<'_, DaxFs>, dir: &INode<DaxFs>, dentry: &Named<'_, DaxFs>) -> Result {
+        namei::link(old, dir, dentry)
+    }
+
+    fn unlink(dir: &INode<DaxFs>, dentry: &Named<'_, DaxFs>) -> Result {
+        namei::unlink(dir, dentry)
+    }
+
+    fn rmdir(dir: &INode<DaxFs>, dentry: &Named<'_, DaxFs>) -> Result {
+        namei::rmdir(dir, dentry)
+    }
+
+    fn rename(
+        idmap: &Idmap,
+        old_dir: &INode<DaxFs>,
+        old: &Named<'_, DaxFs>,
+        new_dir: &INode<DaxFs>,
+        new: &Named<'_, DaxFs>,
+        flags: u32,
+    ) -> Result {
+        namei::rename(idmap, old_dir, old, new_dir, new, flags)
+    }
+
+    fn tmpfile(idmap: &Idmap, dir: &INode<DaxFs>, file: TmpFile<'_, DaxFs>, mode: u16) -> Result {
+        namei::tmpfile(idmap, dir, file, mode)
+    }
+
+    fn setattr(idmap: &Idmap, inode: &INode<DaxFs>, attr: &IAttr) -> Result {
+        dinode::setattr(idmap, inode, attr)
     }
 }
 
@@ -166,7 +231,7 @@ impl file::Operations for DirFileOps {
     type FileSystem = DaxFs;
 
     fn read_dir(_file: &File, inode: &INode<DaxFs>, emitter: &mut DirEmitter) -> Result {
-        let raw = &inode.data().raw;
+        let raw = inode.data().get();
         if emitter.pos() == COOKIE_DOT as Offset {
             if !emitter.emit(
                 COOKIE_DOTDOT as Offset,

@@ -8,21 +8,22 @@
 
 use crate::{
     format::{
-        extent::{map_next, EXTENT_UNWRITTEN},
-        BLOCK_SHIFT, BLOCK_SIZE_U64,
+        extent::{map_next, Extent, EXTENT_UNWRITTEN},
+        ops, BLOCK_SHIFT, BLOCK_SIZE_U64,
     },
-    inode::{corrupt, getattr},
+    inode::{corrupt, fmt_time, getattr, raw_to_vfs, vfs_to_raw},
     mount::DaxFs,
 };
 use kernel::{
     fs::{
-        address_space, dax,
+        address_space,
+        dax::{self, DaxDevice},
         file::{self, whence, File},
-        inode::{self, FiemapInfo, INode, Kstat},
+        inode::{self, FiemapInfo, IAttr, INode, Idmap, Kstat},
         iomap::{self, Map},
         Kiocb, Offset,
     },
-    iov::IovIterDest,
+    iov::{IovIterDest, IovIterSource},
     prelude::*,
 };
 
@@ -58,6 +59,10 @@ impl inode::Operations for FileInodeOps {
     fn fiemap(inode: &INode<DaxFs>, info: &mut FiemapInfo, start: u64, len: u64) -> Result {
         iomap::fiemap::<FileIomap>(inode, info, start, len)
     }
+
+    fn setattr(idmap: &Idmap, inode: &INode<DaxFs>, attr: &IAttr) -> Result {
+        crate::inode::setattr(idmap, inode, attr)
+    }
 }
 
 #[vtable]
@@ -80,12 +85,132 @@ impl file::Operations for FileOps {
     ) -> Result<usize> {
         dax::iomap_rw::<FileIomap>(inode, kiocb, iov)
     }
+
+    fn write_iter(
+        inode: &INode<DaxFs>,
+        kiocb: &mut Kiocb<'_, ()>,
+        iov: &mut IovIterSource<'_>,
+    ) -> Result<usize> {
+        dax::iomap_write::<FileIomap>(inode, kiocb, iov, |inode, start, written| {
+            // The data is in place (allocations committed in `begin`); one transaction now
+            // records the new size and times.
+            let end = start.saturating_add(written as Offset);
+            let sb = inode.super_block();
+            let info = sb.data();
+            let now = inode.current_time();
+            let mut raw = vfs_to_raw(inode, inode.data().get());
+            raw.mtime = fmt_time(now);
+            raw.ctime = raw.mtime;
+            raw.size = raw.size.max(u64::try_from(end).unwrap_or(0));
+            info.journal
+                .run(&info.pmem, |t, _| t.write_inode(inode.ino(), &raw))?;
+            raw_to_vfs(inode, raw);
+            Ok(())
+        })
+    }
+
+    fn fsync(
+        file: &File,
+        _inode: &INode<DaxFs>,
+        start: Offset,
+        end: Offset,
+        _datasync: bool,
+    ) -> Result {
+        // Metadata is committed by every operation before it returns; what may remain is data
+        // written through shared mappings, still in the CPU caches, and non-temporal stores of
+        // `write` that are not fenced yet.
+        file::write_and_wait_range(file, start, end)?;
+        dax::fence();
+        Ok(())
+    }
 }
 
 #[vtable]
 impl address_space::Operations for FileAops {
     type FileSystem = DaxFs;
     type IoMap = FileIomap;
+
+    fn dax_device(inode: &INode<DaxFs>) -> &DaxDevice {
+        inode.super_block().data().get_ref().pmem.dax()
+    }
+}
+
+/// Blocks allocated per `iomap_begin` call at most (128 MiB): bounds the work, and the zeroing
+/// latency, of one transaction.
+const MAX_ALLOC_BLOCKS: u64 = 32768;
+
+impl FileIomap {
+    /// Maps the extent `e` (containing `lblk`) into `map`.
+    fn map_extent<'a>(
+        inode: &'a INode<DaxFs>,
+        e: &Extent,
+        lblk: u64,
+        flags: u32,
+        map: &mut Map<'a>,
+    ) -> Result {
+        let sb = inode.super_block();
+        let info = sb.data().get_ref();
+        e.check_shape()
+            .and_then(|()| e.check_range(&info.sb.layout))
+            .map_err(|err| corrupt(sb, inode.ino(), err))?;
+        let skip = lblk - e.lblk;
+        let mut addr = (e.pblk + skip) << BLOCK_SHIFT;
+        if flags & iomap::flags::DAX != 0 {
+            addr += info.pmem.dax().part_off();
+        }
+        map.set_length((u64::from(e.len) - skip) << BLOCK_SHIFT)
+            .set_addr(addr)
+            .set_dax(info.pmem.dax())
+            .set_type(if e.flags & EXTENT_UNWRITTEN != 0 {
+                iomap::Type::Unwritten
+            } else {
+                iomap::Type::Mapped
+            });
+        Ok(())
+    }
+
+    /// Allocates zeroed blocks for the hole at `lblk` (up to `end`, exclusive, in blocks), or
+    /// zeroes and converts the unwritten extent `e` there, in one transaction; returns the
+    /// written extent now mapping `lblk`.
+    fn allocate(
+        inode: &INode<DaxFs>,
+        lblk: u64,
+        end: u64,
+        unwritten: Option<Extent>,
+    ) -> Result<Extent> {
+        let sb = inode.super_block();
+        let info = sb.data().get_ref();
+        let ino = inode.ino();
+        let mut raw = vfs_to_raw(inode, inode.data().get());
+        let e = info.journal.run(&info.pmem, |t, s| match unwritten {
+            Some(u) => {
+                let len = (u.lend().min(end) - lblk).min(MAX_ALLOC_BLOCKS);
+                let pblk = u.pblk + (lblk - u.lblk);
+                info.pmem
+                    .zero_blocks(pblk, len)
+                    .map_err(|_| crate::format::Error::Io)?;
+                ops::op_convert(t, s, ino, &mut raw, lblk, len)?;
+                Ok(Extent {
+                    lblk,
+                    pblk,
+                    len: len as u32,
+                    flags: 0,
+                })
+            }
+            None => {
+                let want = (end - lblk).min(MAX_ALLOC_BLOCKS);
+                let e = ops::op_alloc(t, s, ino, &mut raw, lblk, want, false)?;
+                // No stale data may ever be visible: the blocks are zeroed before the
+                // transaction that hands them to the file commits.
+                info.pmem
+                    .zero_blocks(e.pblk, e.len.into())
+                    .map_err(|_| crate::format::Error::Io)?;
+                Ok(e)
+            }
+        })?;
+        raw_to_vfs(inode, raw);
+        Ok(e)
+    }
 }
 
 impl iomap::Operations for FileIomap {
@@ -99,55 +224,50 @@ impl iomap::Operations for FileIomap {
         map: &mut Map<'a>,
         _srcmap: &mut Map<'a>,
     ) -> Result {
-        if flags & (iomap::flags::WRITE | iomap::flags::ZERO) != 0 {
-            return Err(EROFS);
-        }
         let sb = inode.super_block();
         let info = sb.data().get_ref();
-        let raw = &inode.data().raw;
+        let raw = inode.data().get();
         let pos = u64::try_from(pos).map_err(|_| EINVAL)?;
+        let len = u64::try_from(length).unwrap_or(0).max(1);
         let lblk = pos >> BLOCK_SHIFT;
         let start = lblk << BLOCK_SHIFT;
+        let end_lblk = pos.saturating_add(len).div_ceil(BLOCK_SIZE_U64);
 
         let next = info
             .scratch
-            .with(|s| map_next(raw, inode.ino(), &info.ctx, &mut info.store(), s, lblk))?
+            .with(|s| map_next(&raw, inode.ino(), &info.ctx, &mut info.store(), s, lblk))?
             .map_err(|e| corrupt(sb, inode.ino(), e))?;
 
         map.set_offset(start as Offset).set_flags(0);
+        let write = flags & iomap::flags::WRITE != 0;
+        let zero = flags & iomap::flags::ZERO != 0;
         match next {
             Some(e) if e.contains(lblk) => {
-                e.check_shape()
-                    .and_then(|()| e.check_range(&info.sb.layout))
-                    .map_err(|err| corrupt(sb, inode.ino(), err))?;
-                let skip = lblk - e.lblk;
-                let mut addr = (e.pblk + skip) << BLOCK_SHIFT;
-                if flags & iomap::flags::DAX != 0 {
-                    addr += info.pmem.dax().part_off();
+                if write && !zero && e.flags & EXTENT_UNWRITTEN != 0 {
+                    let w = Self::allocate(inode, lblk, end_lblk, Some(e))?;
+                    Self::map_extent(inode, &w, lblk, flags, map)
+                } else {
+                    Self::map_extent(inode, &e, lblk, flags, map)
                 }
-                map.set_length((u64::from(e.len) - skip) << BLOCK_SHIFT)
-                    .set_addr(addr)
-                    .set_dax(info.pmem.dax())
-                    .set_type(if e.flags & EXTENT_UNWRITTEN != 0 {
-                        iomap::Type::Unwritten
-                    } else {
-                        iomap::Type::Mapped
-                    });
             }
             other => {
                 // A hole up to the next extent, or up to the end of the request.
-                let end = match other {
-                    Some(e) => e.lblk << BLOCK_SHIFT,
-                    None => {
-                        let len = u64::try_from(length).unwrap_or(0).max(1);
-                        pos.saturating_add(len).next_multiple_of(BLOCK_SIZE_U64)
-                    }
+                let hole_end = match other {
+                    Some(e) => e.lblk,
+                    None => end_lblk.max(lblk + 1),
                 };
-                map.set_length(end.saturating_sub(start).max(BLOCK_SIZE_U64))
+                if write && !zero {
+                    let e =
+                        Self::allocate(inode, lblk, end_lblk.min(hole_end).max(lblk + 1), None)?;
+                    Self::map_extent(inode, &e, lblk, flags, map)?;
+                    map.set_flags(iomap::map_flags::NEW);
+                    return Ok(());
+                }
+                map.set_length(((hole_end - lblk) << BLOCK_SHIFT).max(BLOCK_SIZE_U64))
                     .clear_addr()
                     .set_type(iomap::Type::Hole);
+                Ok(())
             }
         }
-        Ok(())
     }
 }

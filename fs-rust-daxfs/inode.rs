@@ -6,32 +6,90 @@ use crate::{
     dir, file,
     format::{
         self,
-        extent::Extent,
+        extent::{map_lookup, Extent, EXTENT_UNWRITTEN},
         inode::{
             Inode, Timespec as FmtTime, INODE_FLAG_APPEND, INODE_FLAG_IMMUTABLE,
             INODE_FLAG_NOATIME, MAP_EXTENTS, MAP_INLINE_DATA, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO,
             S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
         },
+        ops,
         superblock::INODE_SIZE,
-        BLOCK_SIZE_U64,
+        BLOCK_SIZE, BLOCK_SIZE_U64,
     },
     mount::{DaxFs, SbInfo},
 };
 use kernel::{
     fs::{
-        inode::{self, flags, INode, Ino, Kstat, Params, Type},
+        inode::{self, attr as iattr, flags, IAttr, INode, Idmap, Ino, Kstat, Params, Type},
         sb::{IGet, SuperBlock},
         Timespec,
     },
+    new_mutex,
     prelude::*,
-    sync::aref::ARef,
+    sync::{aref::ARef, Mutex},
 };
 
 /// What daxfs keeps in each in-core inode: the decoded on-disk inode.
+///
+/// The VFS inode holds the attributes (mode, owner, link count, size, times): they are copied
+/// into this record whenever the inode is written ([`vfs_to_raw`]). The block map, flags and
+/// parent here are daxfs's own and change only with the inode locked (`i_rwsem`), in a
+/// transaction; the copy is installed after the transaction commits.
+#[pin_data]
 pub(crate) struct InodeInfo {
-    /// The on-disk inode as read when the inode entered the cache (the mount is read-only, so
-    /// it does not change).
-    pub(crate) raw: Inode,
+    #[pin]
+    raw: Mutex<Inode>,
+}
+
+impl InodeInfo {
+    fn new(raw: Inode) -> impl PinInit<Self, Error> {
+        try_pin_init!(InodeInfo {
+            raw <- new_mutex!(raw),
+        })
+    }
+
+    /// A copy of the on-disk inode as last committed.
+    pub(crate) fn get(&self) -> Inode {
+        *self.raw.lock()
+    }
+
+    /// Installs `raw`, which a transaction has just committed.
+    pub(crate) fn set(&self, raw: Inode) {
+        *self.raw.lock() = raw;
+    }
+}
+
+/// The on-disk timestamp of a VFS timestamp.
+pub(crate) fn fmt_time(t: Timespec) -> FmtTime {
+    FmtTime {
+        sec: t.sec,
+        nsec: t.nsec,
+    }
+}
+
+/// Returns `raw` with the attributes the VFS inode holds (mode, owner, links, size, times).
+pub(crate) fn vfs_to_raw(inode: &INode<DaxFs>, mut raw: Inode) -> Inode {
+    raw.mode = inode.mode();
+    raw.uid = inode.uid();
+    raw.gid = inode.gid();
+    raw.nlink = inode.nlink();
+    raw.size = u64::try_from(inode.size()).unwrap_or(0);
+    raw.atime = fmt_time(inode.atime());
+    raw.mtime = fmt_time(inode.mtime());
+    raw.ctime = fmt_time(inode.ctime());
+    raw
+}
+
+/// Copies the attributes a transaction may have changed from `raw` into the VFS inode, and
+/// installs `raw`.
+pub(crate) fn raw_to_vfs(inode: &INode<DaxFs>, raw: Inode) {
+    inode.set_nlink(raw.nlink);
+    inode.set_size(raw.size.try_into().unwrap_or(i64::MAX));
+    inode.set_blocks(raw.blocks.saturating_mul(BLOCK_SIZE_U64 / 512));
+    inode.set_atime(ts(raw.atime));
+    inode.set_mtime(ts(raw.mtime));
+    inode.set_ctime(ts(raw.ctime));
+    inode.data().set(raw);
 }
 
 /// Reads and validates on-disk inode `ino`. A free inode slot is an error (`EUCLEAN`): nothing
@@ -61,7 +119,7 @@ pub(crate) fn corrupt(sb: &SuperBlock<DaxFs>, ino: Ino, e: format::Error) -> Err
     to_kernel(e)
 }
 
-fn ts(t: FmtTime) -> Timespec {
+pub(crate) fn ts(t: FmtTime) -> Timespec {
     Timespec {
         sec: t.sec,
         nsec: t.nsec,
@@ -97,13 +155,45 @@ fn symlink_target(info: &SbInfo, raw: &Inode) -> Result<KVec<u8>, format::Error>
 
 /// Returns inode `ino` from the inode cache, reading it from persistent memory if needed.
 pub(crate) fn iget(sb: &SuperBlock<DaxFs>, ino: Ino) -> Result<ARef<INode<DaxFs>>> {
-    let mut new = match sb.iget(ino)? {
+    let new = match sb.iget(ino)? {
         IGet::Cached(i) => return Ok(i),
         IGet::New(n) => n,
     };
     let info = sb.data();
     let raw = read_inode(&info, ino).map_err(|e| corrupt(sb, ino, e))?;
+    let target = if raw.is_symlink() {
+        Some(symlink_target(&info, &raw).map_err(|e| corrupt(sb, ino, e))?)
+    } else {
+        None
+    };
+    install(sb, new, raw, target)
+}
 
+/// Puts a just-created inode `ino` with on-disk record `raw` (committed) into the inode cache;
+/// `target` is a symlink's target.
+pub(crate) fn iget_new(
+    sb: &SuperBlock<DaxFs>,
+    ino: Ino,
+    raw: Inode,
+    target: Option<KVec<u8>>,
+) -> Result<ARef<INode<DaxFs>>> {
+    match sb.iget(ino)? {
+        IGet::New(n) => install(sb, n, raw, target),
+        IGet::Cached(_) => Err(corrupt(
+            sb,
+            ino,
+            format::Error::Corrupt("newly allocated inode is in use"),
+        )),
+    }
+}
+
+fn install(
+    sb: &SuperBlock<DaxFs>,
+    mut new: inode::New<DaxFs>,
+    raw: Inode,
+    target: Option<KVec<u8>>,
+) -> Result<ARef<INode<DaxFs>>> {
+    let ino = new.ino();
     let typ = match raw.mode & S_IFMT {
         S_IFDIR => {
             new.set_iops(dir::DIR_IOPS).set_fops(dir::DIR_FOPS);
@@ -117,7 +207,10 @@ pub(crate) fn iget(sb: &SuperBlock<DaxFs>, ino: Ino) -> Result<ARef<INode<DaxFs>
         }
         S_IFLNK => {
             new.set_iops(file::FILE_IOPS);
-            Type::Lnk(symlink_target(&info, &raw).map_err(|e| corrupt(sb, ino, e))?)
+            match target {
+                Some(t) => Type::Lnk(t),
+                None => return Err(corrupt(sb, ino, format::Error::BadField("symlink"))),
+            }
         }
         S_IFCHR => {
             new.set_iops(file::FILE_IOPS);
@@ -153,25 +246,169 @@ pub(crate) fn iget(sb: &SuperBlock<DaxFs>, ino: Ino) -> Result<ARef<INode<DaxFs>
         iflags |= flags::NOATIME;
     }
 
-    new.init(Params {
-        typ,
-        mode: raw.mode & 0o7777,
-        size: raw.size.try_into()?,
-        blocks: raw.blocks.saturating_mul(BLOCK_SIZE_U64 / 512),
-        nlink: raw.nlink,
-        uid: raw.uid,
-        gid: raw.gid,
-        atime: ts(raw.atime),
-        mtime: ts(raw.mtime),
-        ctime: ts(raw.ctime),
-        generation: raw.generation,
-        flags: iflags,
-        value: InodeInfo { raw },
-    })
+    new.init(
+        Params {
+            typ,
+            mode: raw.mode & 0o7777,
+            size: raw.size.try_into()?,
+            blocks: raw.blocks.saturating_mul(BLOCK_SIZE_U64 / 512),
+            nlink: raw.nlink,
+            uid: raw.uid,
+            gid: raw.gid,
+            atime: ts(raw.atime),
+            mtime: ts(raw.mtime),
+            ctime: ts(raw.ctime),
+            generation: raw.generation,
+            flags: iflags,
+        },
+        InodeInfo::new(raw),
+    )
 }
 
 /// `getattr` common to all inodes: adds the creation time.
 pub(crate) fn getattr(inode: &INode<DaxFs>, stat: &mut Kstat) -> Result {
-    stat.set_btime(ts(inode.data().raw.btime));
+    stat.set_btime(ts(inode.data().get().btime));
     Ok(())
+}
+
+/// Extents removed or freed per transaction by truncation and inode freeing: bounds the size
+/// of each transaction (every step leaves a consistent filesystem).
+pub(crate) const FREE_BUDGET: usize = 16;
+
+/// Zeroes the bytes of the file's block containing byte `pos` from `pos` to the end of the
+/// block, if that block is allocated and written: bytes past the end of the file must read as
+/// zeros when the file grows again.
+fn zero_tail(inode: &INode<DaxFs>, pos: u64) -> Result {
+    let off = (pos % BLOCK_SIZE_U64) as usize;
+    if off == 0 {
+        return Ok(());
+    }
+    let sb = inode.super_block();
+    let info = sb.data().get_ref();
+    let raw = inode.data().get();
+    let lblk = pos / BLOCK_SIZE_U64;
+    let e = info
+        .scratch
+        .with(|s| map_lookup(&raw, inode.ino(), &info.ctx, &mut info.store(), s, lblk))?
+        .map_err(|e| corrupt(sb, inode.ino(), e))?;
+    match e {
+        Some(e) if e.flags & EXTENT_UNWRITTEN == 0 => {
+            let pblk = e.pblk + (lblk - e.lblk);
+            info.pmem.zero(
+                pblk * BLOCK_SIZE_U64 + off as u64,
+                BLOCK_SIZE as usize - off,
+            )?;
+            kernel::fs::dax::fence();
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Changes the size of a regular file: shrinking frees the blocks past the new end (in as
+/// many transactions as needed, each consistent) after zeroing the tail of the last block;
+/// growing only records the size (the new range is a hole).
+fn truncate(inode: &INode<DaxFs>, size: i64) -> Result {
+    let sb = inode.super_block();
+    let info = sb.data();
+    let new = u64::try_from(size).map_err(|_| EINVAL)?;
+    let old = u64::try_from(inode.size()).unwrap_or(0);
+    if inode.data().get().is_sealed() {
+        return Err(ETXTBSY);
+    }
+    if new < old {
+        zero_tail(inode, new)?;
+        // Removes mappings of the pages past the end before their blocks are freed.
+        inode.truncate_setsize(size);
+    } else {
+        zero_tail(inode, old)?;
+    }
+    loop {
+        let mut raw = vfs_to_raw(inode, inode.data().get());
+        raw.size = new;
+        let done = info.journal.run(&info.pmem, |t, s| {
+            ops::op_truncate(t, s, inode.ino(), &mut raw, new, FREE_BUDGET)
+        })?;
+        raw_to_vfs(inode, raw);
+        if done {
+            break;
+        }
+    }
+    if new >= old {
+        inode.truncate_setsize(size);
+    }
+    Ok(())
+}
+
+/// `setattr`: `truncate`, `chmod`, `chown`, `utimes`; each change is committed before
+/// returning.
+pub(crate) fn setattr(idmap: &Idmap, inode: &INode<DaxFs>, attr: &IAttr) -> Result {
+    if attr.valid() & iattr::SIZE != 0 && attr.size() != inode.size() {
+        if !inode.data().get().is_reg() {
+            return Err(EINVAL);
+        }
+        truncate(inode, attr.size())?;
+    }
+    let sb = inode.super_block();
+    let info = sb.data();
+    attr.copy_to(idmap, inode);
+    let raw = vfs_to_raw(inode, inode.data().get());
+    info.journal
+        .run(&info.pmem, |t, _| t.write_inode(inode.ino(), &raw))?;
+    inode.data().set(raw);
+    Ok(())
+}
+
+/// Writes the VFS attributes of `inode` (access time updates and the like) in a transaction.
+pub(crate) fn dirty_inode(inode: &INode<DaxFs>) {
+    let sb = inode.super_block();
+    if sb.is_read_only() {
+        return;
+    }
+    let info = sb.data();
+    let raw = vfs_to_raw(inode, inode.data().get());
+    match info
+        .journal
+        .run(&info.pmem, |t, _| t.write_inode(inode.ino(), &raw))
+    {
+        Ok(()) => inode.data().set(raw),
+        Err(e) => pr_err!(
+            "{}: inode {}: cannot write attributes: {:?}\n",
+            sb.id().to_str().unwrap_or("?"),
+            inode.ino(),
+            e
+        ),
+    }
+}
+
+/// Frees the storage of on-disk inode `ino` (`raw`), which has no links and is on the orphan
+/// list, in as many transactions as needed.
+pub(crate) fn free_inode(info: &SbInfo, ino: Ino, mut raw: Inode) -> Result {
+    loop {
+        let done = info.journal.run(&info.pmem, |t, s| {
+            ops::op_free_inode(t, s, ino, &mut raw, FREE_BUDGET)
+        })?;
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// `evict_inode`: an inode without links is freed when it leaves memory (its last user is
+/// gone). If that fails, it stays on the orphan list and the next mount frees it.
+pub(crate) fn evict(inode: &INode<DaxFs>) {
+    let sb = inode.super_block();
+    if inode.nlink() != 0 || sb.is_read_only() {
+        return;
+    }
+    let info = sb.data();
+    let raw = vfs_to_raw(inode, inode.data().get());
+    if let Err(e) = free_inode(&info, inode.ino(), raw) {
+        pr_err!(
+            "{}: inode {}: cannot free it ({:?}); the next mount will\n",
+            sb.id().to_str().unwrap_or("?"),
+            inode.ino(),
+            e
+        );
+    }
 }

@@ -12,13 +12,15 @@ use crate::{
         dir::NAME_MAX,
         journal::{journal_state, JournalHeader, JournalState, JH_SIZE},
         superblock::{
-            INCOMPAT_SUPPORTED, MIN_BLOCKS, ROOT_INO, SB_SIZE, STATE_CLEAN, STATFS_MAGIC,
-            VERSION_MAJOR,
+            INCOMPAT_SUPPORTED, MIN_BLOCKS, ROOT_INO, SB_SIZE, STATE_CLEAN, STATE_DIRTY,
+            STATFS_MAGIC, VERSION_MAJOR,
         },
+        txn::{recover, txn_staging_size, TXN_MAX_BLOCKS},
         FsCtx, Superblock, BLOCK_SIZE, BLOCK_SIZE_U64,
     },
     inode,
-    pmem::{Pmem, ScratchPool, Store},
+    journal::Journal,
+    pmem::{Pmem, PmemMedium, ScratchPool, Store},
 };
 use kernel::{
     fs::{
@@ -46,6 +48,9 @@ pub(crate) struct SbInfo {
     /// B+tree node buffers.
     #[pin]
     pub(crate) scratch: ScratchPool,
+    /// Every change goes through the journal.
+    #[pin]
+    pub(crate) journal: Journal,
 }
 
 impl SbInfo {
@@ -93,7 +98,6 @@ impl fs::FileSystem for DaxFs {
 
     const NAME: &'static CStr = c"daxfs";
     const PARAMS: param::Specs = PARAMS.specs();
-    const READ_ONLY: bool = true;
 
     fn init_fs_context() -> Result<MountOpts> {
         Ok(MountOpts::default())
@@ -182,16 +186,51 @@ impl fs::FileSystem for DaxFs {
             Ok(h) => h,
             Err(e) => refuse!(EUCLEAN, "invalid journal header: {}", e),
         };
-        match journal_state(&jh) {
-            Ok(JournalState::Clean { .. }) => {}
-            Ok(JournalState::NeedsReplay { seq }) if !opts.norecovery => refuse!(
-                EUCLEAN,
-                "journal transaction {} needs recovery (run fsck.daxfs, or mount with norecovery)",
-                seq
-            ),
-            Ok(JournalState::NeedsReplay { .. }) => {}
+        let mut read_only = sb.is_read_only();
+        let pending = match journal_state(&jh) {
+            Ok(JournalState::Clean { .. }) => false,
+            Ok(JournalState::NeedsReplay { .. }) => true,
             Err(e) => refuse!(EUCLEAN, "invalid journal: {}", e),
+        };
+        if pending && opts.norecovery {
+            // The filesystem is seen as of before the pending transaction; nothing may be
+            // written on top of it.
+            pr_warn!(
+                "{}: norecovery: skipping journal recovery, mounting read-only
+",
+                dev
+            );
+            read_only = true;
         }
+        // Recovery runs even for read-only mounts (as on ext4 and xfs): it is what makes the
+        // filesystem consistent.
+        let mut staging = KVVec::new();
+        staging.extend_with(txn_staging_size(TXN_MAX_BLOCKS), 0u8, GFP_KERNEL)?;
+        let jc = if pending && opts.norecovery {
+            None
+        } else {
+            match recover(&mut PmemMedium(&pmem), &fsb, &mut staging) {
+                Ok((jc, replayed)) => {
+                    if replayed {
+                        pr_info!("{}: journal recovered\n", dev);
+                    }
+                    Some(jc)
+                }
+                Err(e) => refuse!(EUCLEAN, "journal recovery failed: {}", e),
+            }
+        };
+        drop(staging);
+        // Recovery may have rewritten the superblock.
+        let mut raw = [0u8; SB_SIZE];
+        if let Err(e) = pmem.read(0, &mut raw) {
+            refuse!(e, "cannot read the superblock");
+        }
+        let fsb = match Superblock::decode(&raw) {
+            Ok(s) if s.same_static(&fsb) => s,
+            Ok(_) => refuse!(EUCLEAN, "journal recovery changed the filesystem geometry"),
+            Err(e) => refuse!(EUCLEAN, "invalid superblock after recovery: {}", e),
+        };
+        let jinit = Journal::new(fsb, jc)?;
 
         let info = KBox::pin_init(
             try_pin_init!(SbInfo {
@@ -199,6 +238,7 @@ impl fs::FileSystem for DaxFs {
                 sb: fsb,
                 ctx: fsb.ctx(),
                 scratch <- ScratchPool::new(),
+                journal <- jinit,
             }),
             GFP_KERNEL,
         )?;
@@ -208,17 +248,26 @@ impl fs::FileSystem for DaxFs {
             Err(e) => refuse!(EUCLEAN, "invalid root inode: {}", e),
         }
         if fsb.state != STATE_CLEAN || fsb.errors != 0 {
-            pr_warn!(
-                "{}: filesystem was not cleanly unmounted or has errors; run fsck.daxfs\n",
-                dev
-            );
+            let errs = if fsb.errors != 0 {
+                " and has errors; run fsck.daxfs"
+            } else {
+                ""
+            };
+            pr_info!("{}: filesystem was not cleanly unmounted{}\n", dev, errs);
+        }
+        if !read_only {
+            if let Err(e) = start_writing(&info) {
+                refuse!(e, "cannot start writing: {:?}", e);
+            }
         }
 
         sb.set_magic(STATFS_MAGIC.into())
             .set_maxbytes(i64::MAX)
             .set_time_range(i64::MIN, i64::MAX)
-            .set_uuid(&fsb.uuid)
-            .set_read_only();
+            .set_uuid(&fsb.uuid);
+        if read_only {
+            sb.set_read_only();
+        }
         Ok(info)
     }
 
@@ -226,8 +275,31 @@ impl fs::FileSystem for DaxFs {
         inode::iget(sb, ROOT_INO)
     }
 
+    fn evict_inode(inode: &INode<Self>) {
+        inode::evict(inode);
+    }
+
+    fn dirty_inode(inode: &INode<Self>, _flags: u32) {
+        inode::dirty_inode(inode);
+    }
+
+    fn put_super(sb: &SuperBlock<Self>) {
+        if !sb.is_read_only() {
+            stop_writing(sb);
+        }
+    }
+
+    fn reconfigure(sb: &SuperBlock<Self>, read_only: bool) -> Result {
+        match (sb.is_read_only(), read_only) {
+            (false, true) => stop_writing(sb),
+            (true, false) => start_writing(&sb.data())?,
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn statfs(sb: &SuperBlock<Self>) -> Result<sb::Stat> {
-        let s = &sb.data().sb;
+        let s = &sb.data().journal.sb();
         let u = &s.uuid;
         let lo = u64::from_le_bytes([u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7]]);
         let hi = u64::from_le_bytes([u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]]);
@@ -243,5 +315,57 @@ impl fs::FileSystem for DaxFs {
             ffree: s.free_inodes,
             fsid: lo ^ hi,
         })
+    }
+}
+
+/// Makes a read-only filesystem writable: marks the superblock dirty (so a crash is seen at
+/// the next mount) and frees the inodes left on the orphan list by a crash.
+fn start_writing(info: &SbInfo) -> Result {
+    let now = kernel::fs::Timespec::now().sec;
+    info.journal.run(&info.pmem, |t, _| {
+        let s = t.sb_mut();
+        s.state = STATE_DIRTY;
+        s.mount_count = s.mount_count.wrapping_add(1);
+        s.mount_time = now;
+        s.write_time = now;
+        Ok(())
+    })?;
+    // Each pass frees the head of the list; a list longer than the inode table is corrupt.
+    let max = info.sb.layout.inode_count;
+    let mut n = 0u64;
+    loop {
+        let head = info.journal.sb().orphan_head;
+        if head == 0 {
+            break;
+        }
+        n += 1;
+        if n > max {
+            return Err(EUCLEAN);
+        }
+        let raw = inode::read_inode(info, head).map_err(inode::to_kernel)?;
+        inode::free_inode(info, head, raw)?;
+    }
+    if n > 0 {
+        pr_info!("freed {} orphan inode(s)\n", n);
+    }
+    Ok(())
+}
+
+/// Marks the superblock clean at unmount or remount read-only. Every transaction is already
+/// committed, so there is nothing else to write.
+fn stop_writing(sb: &SuperBlock<DaxFs>) {
+    let info = sb.data();
+    let now = kernel::fs::Timespec::now().sec;
+    if let Err(e) = info.journal.run(&info.pmem, |t, _| {
+        let s = t.sb_mut();
+        s.state = STATE_CLEAN;
+        s.write_time = now;
+        Ok(())
+    }) {
+        pr_err!(
+            "{}: cannot mark the filesystem clean: {:?}\n",
+            sb.id().to_str().unwrap_or("?"),
+            e
+        );
     }
 }

@@ -6,15 +6,22 @@
 //! the mounted block device ([`kernel::fs::dax::DaxDevice`]): accesses are bounds-checked against
 //! the filesystem size and copied out of persistent memory (never referenced in place), so a
 //! corrupted image can make a decoder fail but never make the kernel read outside the device.
-//! [`NodeStore`] adapts it to the B+tree code of the shared format.
+//! [`NodeStore`] adapts it to the B+tree code of the shared format for lookups, and
+//! [`PmemMedium`] to the transaction code for changes.
 
 use crate::format::{
     btree::{NodeStore, Scratch},
+    txn::Medium,
     Block, Error as FmtError, Layout, Result as FmtResult, BLOCK_SIZE_U64,
 };
-use kernel::{fs::dax::DaxDevice, new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    fs::dax::{self, DaxDevice},
+    new_mutex,
+    prelude::*,
+    sync::Mutex,
+};
 
-/// Read access to the filesystem's persistent memory.
+/// Access to the filesystem's persistent memory.
 pub(crate) struct Pmem {
     dax: DaxDevice,
     /// Bytes of the device that belong to the filesystem.
@@ -56,6 +63,54 @@ impl Pmem {
         self.dax.read(off, buf)
     }
 
+    /// Writes `data` at byte offset `off` and writes the CPU cache lines back; durable after
+    /// [`dax::fence`].
+    pub(crate) fn write(&self, off: u64, data: &[u8]) -> Result {
+        let end = off.checked_add(data.len() as u64).ok_or(ERANGE)?;
+        if end > self.size {
+            return Err(ERANGE);
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let m = self.dax.map(off, data.len())?;
+        m.write(0, data)?;
+        m.flush(0, data.len())
+    }
+
+    /// Fills `len` bytes at byte offset `off` with zeros; durable after [`dax::fence`].
+    pub(crate) fn zero(&self, off: u64, len: usize) -> Result {
+        let end = off.checked_add(len as u64).ok_or(ERANGE)?;
+        if end > self.size {
+            return Err(ERANGE);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        self.dax.map(off, len)?.zero(0, len)
+    }
+
+    /// Zeroes `len` whole blocks from block `blk` (clearing known media errors); durable on
+    /// return.
+    pub(crate) fn zero_blocks(&self, blk: u64, len: u64) -> Result {
+        let off = blk.checked_mul(BLOCK_SIZE_U64).ok_or(ERANGE)?;
+        let bytes = len.checked_mul(BLOCK_SIZE_U64).ok_or(ERANGE)?;
+        if off.checked_add(bytes).ok_or(ERANGE)? > self.size {
+            return Err(ERANGE);
+        }
+        self.dax.zero_pages(off, bytes)
+    }
+
+    /// Stores `v` at the 8-byte aligned byte offset `off` with one atomic store; durable after
+    /// [`dax::fence`].
+    pub(crate) fn store_u64(&self, off: u64, v: u64) -> Result {
+        let end = off.checked_add(8).ok_or(ERANGE)?;
+        if end > self.size {
+            return Err(ERANGE);
+        }
+        self.dax.map(off, 8)?.write_u64(0, v)
+    }
+
     /// Copies block `blk` into `buf`.
     pub(crate) fn read_block(&self, blk: u64, buf: &mut Block) -> Result {
         let off = blk.checked_mul(BLOCK_SIZE_U64).ok_or(ERANGE)?;
@@ -63,8 +118,31 @@ impl Pmem {
     }
 }
 
-/// The B+tree node store of a mounted filesystem: nodes are read from the data area of
-/// persistent memory. The mount is read-only, so nothing is ever written, allocated or freed.
+/// The device as the shared transaction code sees it ([`Medium`]): every write is flushed as
+/// it is made, and [`Medium::fence`] is the store fence that makes the flushed data durable.
+pub(crate) struct PmemMedium<'a>(pub(crate) &'a Pmem);
+
+impl Medium for PmemMedium<'_> {
+    fn read(&mut self, off: u64, buf: &mut [u8]) -> FmtResult<()> {
+        self.0.read(off, buf).map_err(|_| FmtError::Io)
+    }
+
+    fn write(&mut self, off: u64, data: &[u8]) -> FmtResult<()> {
+        self.0.write(off, data).map_err(|_| FmtError::Io)
+    }
+
+    fn store_u64(&mut self, off: u64, v: u64) -> FmtResult<()> {
+        self.0.store_u64(off, v).map_err(|_| FmtError::Io)
+    }
+
+    fn fence(&mut self) {
+        dax::fence();
+    }
+}
+
+/// The read-only B+tree node store used by lookups, `readdir` and block mapping: nodes are
+/// read from the data area of persistent memory. Changes go through transactions
+/// ([`crate::journal`]), never through this store.
 pub(crate) struct Store<'a> {
     pub(crate) pmem: &'a Pmem,
     pub(crate) layout: &'a Layout,

@@ -5,7 +5,9 @@
 workload MNT LOG SEED [ARMED]: forever, in MNT: write new files and fsync them;
   replace "slot" files by write-tmp + fsync + rename + fsync(dir). LOG (on the
   host share, written and fsync'd before and after each step) records what is
-  in flight ("try") and what fsync made durable ("done").
+  in flight ("try") and what fsync made durable ("done"). Every fifth step it
+  also leaves a file unlinked while open (an orphan the next mount must free)
+  and truncates a scratch file down or up.
 verify MNT LOG: after the crash and remount, every "done" file has its
   content, and every slot holds its last durable content or a later attempt
   (a rename is all-or-nothing). Prints ok/not ok lines; exit 1 on a failure.
@@ -31,6 +33,7 @@ def workload(mnt, logpath, seed, armed=None):
     d = os.path.join(mnt, "crash")
     os.makedirs(d, exist_ok=True)
     dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    held = []
     with open(logpath, "a") as log:
         i = 0
         while True:
@@ -57,6 +60,21 @@ def workload(mnt, logpath, seed, armed=None):
                 os.rename(tmp, os.path.join(d, slot))
                 os.fsync(dfd)
                 logline(log, "done", slot, h(data))
+            if i % 5 == 0:
+                # Files unlinked while still open: at the crash they are orphans that the
+                # next mount must free (fsck -n after recovery sees no leak). Scratch files
+                # truncated down and up exercise block freeing.
+                name = os.path.join(d, f"orphan-{seed}-{i}")
+                fd = os.open(name, os.O_CREAT | os.O_RDWR, 0o600)
+                os.write(fd, rnd.randbytes(rnd.choice([1, 8192, 1 << 20])))
+                os.unlink(name)
+                held.append(fd)
+                if len(held) > 8:
+                    os.close(held.pop(0))
+                scratch = os.path.join(d, f"scratch-{rnd.randrange(3)}")
+                with open(scratch, "ab") as f:
+                    f.write(rnd.randbytes(rnd.choice([100, 70000])))
+                    f.truncate(rnd.choice([0, 10, 5000, 200000]))
             if armed and i == 1:
                 open(armed, "w").close()
 
