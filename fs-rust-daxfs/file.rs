@@ -8,16 +8,19 @@
 
 use crate::{
     format::{
+        btree::Scratch,
         extent::{map_next, Extent, EXTENT_UNWRITTEN},
+        inode::Inode,
         ops, BLOCK_SHIFT, BLOCK_SIZE_U64,
     },
     inode::{corrupt, fmt_time, getattr, raw_to_vfs, vfs_to_raw},
-    mount::DaxFs,
+    journal::DTxn,
+    mount::{DaxFs, SbInfo},
 };
 use kernel::{
     fs::{
         address_space,
-        dax::{self, DaxDevice},
+        dax::{self, DaxDevice, VmAreaDesc},
         file::{self, whence, File},
         inode::{self, FiemapInfo, IAttr, INode, Idmap, Kstat},
         iomap::{self, Map},
@@ -98,15 +101,24 @@ impl file::Operations for FileOps {
             let sb = inode.super_block();
             let info = sb.data();
             let now = inode.current_time();
-            let mut raw = vfs_to_raw(inode, inode.data().get());
-            raw.mtime = fmt_time(now);
-            raw.ctime = raw.mtime;
-            raw.size = raw.size.max(u64::try_from(end).unwrap_or(0));
-            info.journal
-                .run(&info.pmem, |t, _| t.write_inode(inode.ino(), &raw))?;
-            raw_to_vfs(inode, raw);
-            Ok(())
+            info.journal.run(
+                &info.pmem,
+                |t, _| {
+                    let mut raw = vfs_to_raw(inode, inode.data().get());
+                    raw.mtime = fmt_time(now);
+                    raw.ctime = raw.mtime;
+                    raw.size = raw.size.max(u64::try_from(end).unwrap_or(0));
+                    t.write_inode(inode.ino(), &raw)?;
+                    Ok(raw)
+                },
+                |raw| raw_to_vfs(inode, raw),
+            )
         })
+    }
+
+    fn mmap(inode: &INode<DaxFs>, desc: &mut VmAreaDesc) -> Result {
+        let info = inode.super_block().data().get_ref();
+        dax::mmap_prepare::<FileIomap>(inode, info.pmem.dax(), desc)
     }
 
     fn fsync(
@@ -180,36 +192,58 @@ impl FileIomap {
     ) -> Result<Extent> {
         let sb = inode.super_block();
         let info = sb.data().get_ref();
-        let ino = inode.ino();
-        let mut raw = vfs_to_raw(inode, inode.data().get());
-        let e = info.journal.run(&info.pmem, |t, s| match unwritten {
-            Some(u) => {
-                let len = (u.lend().min(end) - lblk).min(MAX_ALLOC_BLOCKS);
-                let pblk = u.pblk + (lblk - u.lblk);
-                info.pmem
-                    .zero_blocks(pblk, len)
-                    .map_err(|_| crate::format::Error::Io)?;
-                ops::op_convert(t, s, ino, &mut raw, lblk, len)?;
-                Ok(Extent {
-                    lblk,
-                    pblk,
-                    len: len as u32,
-                    flags: 0,
-                })
-            }
-            None => {
-                let want = (end - lblk).min(MAX_ALLOC_BLOCKS);
-                let e = ops::op_alloc(t, s, ino, &mut raw, lblk, want, false)?;
-                // No stale data may ever be visible: the blocks are zeroed before the
-                // transaction that hands them to the file commits.
-                info.pmem
-                    .zero_blocks(e.pblk, e.len.into())
-                    .map_err(|_| crate::format::Error::Io)?;
-                Ok(e)
-            }
-        })?;
-        raw_to_vfs(inode, raw);
-        Ok(e)
+        info.journal.run(
+            &info.pmem,
+            |t, s| {
+                let mut raw = vfs_to_raw(inode, inode.data().get());
+                let e = allocate_in(t, s, info, inode.ino(), &mut raw, lblk, end, unwritten)?;
+                Ok((e, raw))
+            },
+            |(e, raw)| {
+                raw_to_vfs(inode, raw);
+                e
+            },
+        )
+    }
+}
+
+/// The transaction of [`FileIomap::allocate`].
+#[allow(clippy::too_many_arguments)]
+fn allocate_in(
+    t: &mut DTxn<'_, '_>,
+    s: &mut Scratch,
+    info: &SbInfo,
+    ino: u64,
+    raw: &mut Inode,
+    lblk: u64,
+    end: u64,
+    unwritten: Option<Extent>,
+) -> crate::format::Result<Extent> {
+    match unwritten {
+        Some(u) => {
+            let len = (u.lend().min(end) - lblk).min(MAX_ALLOC_BLOCKS);
+            let pblk = u.pblk + (lblk - u.lblk);
+            info.pmem
+                .zero_blocks(pblk, len)
+                .map_err(|_| crate::format::Error::Io)?;
+            ops::op_convert(t, s, ino, raw, lblk, len)?;
+            Ok(Extent {
+                lblk,
+                pblk,
+                len: len as u32,
+                flags: 0,
+            })
+        }
+        None => {
+            let want = (end - lblk).min(MAX_ALLOC_BLOCKS);
+            let e = ops::op_alloc(t, s, ino, raw, lblk, want, false)?;
+            // No stale data may ever be visible: the blocks are zeroed before the transaction
+            // that hands them to the file commits.
+            info.pmem
+                .zero_blocks(e.pblk, e.len.into())
+                .map_err(|_| crate::format::Error::Io)?;
+            Ok(e)
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use crate::{
 };
 use kernel::{
     fs::{
+        dax::{self, InvalidateGuard},
         inode::{self, attr as iattr, flags, IAttr, INode, Idmap, Ino, Kstat, Params, Type},
         sb::{IGet, SuperBlock},
         Timespec,
@@ -298,7 +299,7 @@ fn zero_tail(inode: &INode<DaxFs>, pos: u64) -> Result {
                 pblk * BLOCK_SIZE_U64 + off as u64,
                 BLOCK_SIZE as usize - off,
             )?;
-            kernel::fs::dax::fence();
+            dax::fence();
             Ok(())
         }
         _ => Ok(()),
@@ -307,7 +308,8 @@ fn zero_tail(inode: &INode<DaxFs>, pos: u64) -> Result {
 
 /// Changes the size of a regular file: shrinking frees the blocks past the new end (in as
 /// many transactions as needed, each consistent) after zeroing the tail of the last block;
-/// growing only records the size (the new range is a hole).
+/// growing only records the size (the new range is a hole). Page faults are kept out (the
+/// mapping's invalidate lock) and pinned DAX pages waited for before any block is freed.
 fn truncate(inode: &INode<DaxFs>, size: i64) -> Result {
     let sb = inode.super_block();
     let info = sb.data();
@@ -316,6 +318,8 @@ fn truncate(inode: &INode<DaxFs>, size: i64) -> Result {
     if inode.data().get().is_sealed() {
         return Err(ETXTBSY);
     }
+    let guard = InvalidateGuard::new(inode);
+    dax::break_layouts(inode, &guard)?;
     if new < old {
         zero_tail(inode, new)?;
         // Removes mappings of the pages past the end before their blocks are freed.
@@ -324,12 +328,18 @@ fn truncate(inode: &INode<DaxFs>, size: i64) -> Result {
         zero_tail(inode, old)?;
     }
     loop {
-        let mut raw = vfs_to_raw(inode, inode.data().get());
-        raw.size = new;
-        let done = info.journal.run(&info.pmem, |t, s| {
-            ops::op_truncate(t, s, inode.ino(), &mut raw, new, FREE_BUDGET)
-        })?;
-        raw_to_vfs(inode, raw);
+        let done = info.journal.run(
+            &info.pmem,
+            |t, s| {
+                let mut raw = vfs_to_raw(inode, inode.data().get());
+                let done = ops::op_truncate(t, s, inode.ino(), &mut raw, new, FREE_BUDGET)?;
+                Ok((done, raw))
+            },
+            |(done, raw)| {
+                raw_to_vfs(inode, raw);
+                done
+            },
+        )?;
         if done {
             break;
         }
@@ -337,7 +347,23 @@ fn truncate(inode: &INode<DaxFs>, size: i64) -> Result {
     if new >= old {
         inode.truncate_setsize(size);
     }
+    drop(guard);
     Ok(())
+}
+
+/// Writes the VFS attributes of `inode` in a transaction.
+fn write_attrs(inode: &INode<DaxFs>) -> Result {
+    let sb = inode.super_block();
+    let info = sb.data();
+    info.journal.run(
+        &info.pmem,
+        |t, _| {
+            let raw = vfs_to_raw(inode, inode.data().get());
+            t.write_inode(inode.ino(), &raw)?;
+            Ok(raw)
+        },
+        |raw| inode.data().set(raw),
+    )
 }
 
 /// `setattr`: `truncate`, `chmod`, `chown`, `utimes`; each change is committed before
@@ -349,14 +375,8 @@ pub(crate) fn setattr(idmap: &Idmap, inode: &INode<DaxFs>, attr: &IAttr) -> Resu
         }
         truncate(inode, attr.size())?;
     }
-    let sb = inode.super_block();
-    let info = sb.data();
     attr.copy_to(idmap, inode);
-    let raw = vfs_to_raw(inode, inode.data().get());
-    info.journal
-        .run(&info.pmem, |t, _| t.write_inode(inode.ino(), &raw))?;
-    inode.data().set(raw);
-    Ok(())
+    write_attrs(inode)
 }
 
 /// Writes the VFS attributes of `inode` (access time updates and the like) in a transaction.
@@ -365,19 +385,13 @@ pub(crate) fn dirty_inode(inode: &INode<DaxFs>) {
     if sb.is_read_only() {
         return;
     }
-    let info = sb.data();
-    let raw = vfs_to_raw(inode, inode.data().get());
-    match info
-        .journal
-        .run(&info.pmem, |t, _| t.write_inode(inode.ino(), &raw))
-    {
-        Ok(()) => inode.data().set(raw),
-        Err(e) => pr_err!(
+    if let Err(e) = write_attrs(inode) {
+        pr_err!(
             "{}: inode {}: cannot write attributes: {:?}\n",
             sb.id().to_str().unwrap_or("?"),
             inode.ino(),
             e
-        ),
+        );
     }
 }
 
@@ -385,9 +399,11 @@ pub(crate) fn dirty_inode(inode: &INode<DaxFs>) {
 /// list, in as many transactions as needed.
 pub(crate) fn free_inode(info: &SbInfo, ino: Ino, mut raw: Inode) -> Result {
     loop {
-        let done = info.journal.run(&info.pmem, |t, s| {
-            ops::op_free_inode(t, s, ino, &mut raw, FREE_BUDGET)
-        })?;
+        let done = info.journal.run(
+            &info.pmem,
+            |t, s| ops::op_free_inode(t, s, ino, &mut raw, FREE_BUDGET),
+            |done| done,
+        )?;
         if done {
             return Ok(());
         }

@@ -8,9 +8,9 @@
 //! mutex. A transaction is committed before [`Journal::run`] returns: when an operation
 //! returns, its metadata is durable, which is what `fsync` relies on.
 //!
-//! Callers follow one pattern: copy the in-core inodes they change, change the copies inside
-//! the closure, and install the copies only when `run` succeeds. A failed transaction writes
-//! nothing outside the log and changes no in-core state.
+//! Callers follow one pattern: inside the transaction, copy the in-core inodes they change and
+//! change the copies; after the commit, still under the journal lock, install the copies. A
+//! failed transaction writes nothing outside the log and changes no in-core state.
 
 use crate::{
     format::{
@@ -88,13 +88,19 @@ impl Journal {
         self.state.lock().sb
     }
 
-    /// Runs `f` in a new transaction and commits it. Nothing is written if `f` fails. Errors of
-    /// the shared format become errnos (`ENOSPC`, `ETXTBSY`, `EUCLEAN`...).
-    pub(crate) fn run<R>(
+    /// Runs `f` in a new transaction and commits it, then runs `done` with `f`'s result, still
+    /// under the journal lock. Nothing is written if `f` fails. Errors of the shared format
+    /// become errnos (`ENOSPC`, `ETXTBSY`, `EUCLEAN`...).
+    ///
+    /// `f` copies the in-core inodes it changes (transactions are serialised, so the copies are
+    /// current) and `done` installs them: no other transaction can come in between and work
+    /// from stale copies. `done` must not sleep on anything that may wait for a transaction.
+    pub(crate) fn run<R, U>(
         &self,
         pmem: &Pmem,
         f: impl FnOnce(&mut DTxn<'_, '_>, &mut Scratch) -> format::Result<R>,
-    ) -> Result<R> {
+        done: impl FnOnce(R) -> U,
+    ) -> Result<U> {
         let mut guard = self.state.lock();
         let st = &mut *guard;
         if st.broken {
@@ -115,7 +121,7 @@ impl Journal {
         match t.commit(jc) {
             Ok(sb) => {
                 st.sb = sb;
-                Ok(r)
+                Ok(done(r))
             }
             Err(format::Error::Io) => {
                 st.broken = true;

@@ -322,14 +322,18 @@ impl fs::FileSystem for DaxFs {
 /// the next mount) and frees the inodes left on the orphan list by a crash.
 fn start_writing(info: &SbInfo) -> Result {
     let now = kernel::fs::Timespec::now().sec;
-    info.journal.run(&info.pmem, |t, _| {
-        let s = t.sb_mut();
-        s.state = STATE_DIRTY;
-        s.mount_count = s.mount_count.wrapping_add(1);
-        s.mount_time = now;
-        s.write_time = now;
-        Ok(())
-    })?;
+    info.journal.run(
+        &info.pmem,
+        |t, _| {
+            let s = t.sb_mut();
+            s.state = STATE_DIRTY;
+            s.mount_count = s.mount_count.wrapping_add(1);
+            s.mount_time = now;
+            s.write_time = now;
+            Ok(())
+        },
+        |()| (),
+    )?;
     // Each pass frees the head of the list; a list longer than the inode table is corrupt.
     let max = info.sb.layout.inode_count;
     let mut n = 0u64;
@@ -356,12 +360,16 @@ fn start_writing(info: &SbInfo) -> Result {
 fn stop_writing(sb: &SuperBlock<DaxFs>) {
     let info = sb.data();
     let now = kernel::fs::Timespec::now().sec;
-    if let Err(e) = info.journal.run(&info.pmem, |t, _| {
-        let s = t.sb_mut();
-        s.state = STATE_CLEAN;
-        s.write_time = now;
-        Ok(())
-    }) {
+    if let Err(e) = info.journal.run(
+        &info.pmem,
+        |t, _| {
+            let s = t.sb_mut();
+            s.state = STATE_CLEAN;
+            s.write_time = now;
+            Ok(())
+        },
+        |()| (),
+    ) {
         pr_err!(
             "{}: cannot mark the filesystem clean: {:?}\n",
             sb.id().to_str().unwrap_or("?"),

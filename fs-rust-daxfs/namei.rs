@@ -61,13 +61,22 @@ fn create_common(
     let sb = dir.super_block();
     let info = sb.data();
     let mut new = new_raw(idmap, dir, mode, rdev);
-    let mut d = vfs_to_raw(dir, dir.data().get());
     let now = new.ctime;
-    let ino = info.journal.run(&info.pmem, |t, s| match target {
-        Some(tg) => ops::op_symlink(t, s, dir.ino(), &mut d, name, &mut new, tg, now),
-        None => ops::op_create(t, s, dir.ino(), &mut d, name, &mut new, now),
-    })?;
-    raw_to_vfs(dir, d);
+    let ino = info.journal.run(
+        &info.pmem,
+        |t, s| {
+            let mut d = vfs_to_raw(dir, dir.data().get());
+            let ino = match target {
+                Some(tg) => ops::op_symlink(t, s, dir.ino(), &mut d, name, &mut new, tg, now)?,
+                None => ops::op_create(t, s, dir.ino(), &mut d, name, &mut new, now)?,
+            };
+            Ok((ino, d))
+        },
+        |(ino, d)| {
+            raw_to_vfs(dir, d);
+            ino
+        },
+    )?;
     let link = match target {
         Some(tg) => {
             let mut v = KVec::new();
@@ -146,14 +155,20 @@ pub(crate) fn link(
     let inode = old.inode().ok_or(ENOENT)?;
     let sb = dir.super_block();
     let info = sb.data();
-    let mut d = vfs_to_raw(dir, dir.data().get());
-    let mut r = vfs_to_raw(inode, inode.data().get());
     let now = fmt_time(dir.current_time());
-    info.journal.run(&info.pmem, |t, s| {
-        ops::op_link(t, s, dir.ino(), &mut d, name, inode.ino(), &mut r, now)
-    })?;
-    raw_to_vfs(dir, d);
-    raw_to_vfs(inode, r);
+    info.journal.run(
+        &info.pmem,
+        |t, s| {
+            let mut d = vfs_to_raw(dir, dir.data().get());
+            let mut r = vfs_to_raw(inode, inode.data().get());
+            ops::op_link(t, s, dir.ino(), &mut d, name, inode.ino(), &mut r, now)?;
+            Ok((d, r))
+        },
+        |(d, r)| {
+            raw_to_vfs(dir, d);
+            raw_to_vfs(inode, r);
+        },
+    )?;
     dentry.instantiate(ARef::from(inode));
     Ok(())
 }
@@ -174,18 +189,24 @@ fn remove_common(dir: &INode<DaxFs>, dentry: &Named<'_, DaxFs>, is_dir: bool) ->
     let inode = dentry.inode().ok_or(ENOENT)?;
     let sb = dir.super_block();
     let info = sb.data();
-    let mut d = vfs_to_raw(dir, dir.data().get());
-    let mut r = vfs_to_raw(inode, inode.data().get());
     let now = fmt_time(dir.current_time());
-    info.journal.run(&info.pmem, |t, s| {
-        if is_dir {
-            ops::op_rmdir(t, s, dir.ino(), &mut d, name, inode.ino(), &mut r, now)
-        } else {
-            ops::op_unlink(t, s, dir.ino(), &mut d, name, inode.ino(), &mut r, now)
-        }
-    })?;
-    raw_to_vfs(dir, d);
-    raw_to_vfs(inode, r);
+    info.journal.run(
+        &info.pmem,
+        |t, s| {
+            let mut d = vfs_to_raw(dir, dir.data().get());
+            let mut r = vfs_to_raw(inode, inode.data().get());
+            if is_dir {
+                ops::op_rmdir(t, s, dir.ino(), &mut d, name, inode.ino(), &mut r, now)?;
+            } else {
+                ops::op_unlink(t, s, dir.ino(), &mut d, name, inode.ino(), &mut r, now)?;
+            }
+            Ok((d, r))
+        },
+        |(d, r)| {
+            raw_to_vfs(dir, d);
+            raw_to_vfs(inode, r);
+        },
+    )?;
     Ok(())
 }
 
@@ -213,56 +234,60 @@ pub(crate) fn rename(
     let info = sb.data();
     let same = old_dir.ino() == new_dir.ino();
     let now = fmt_time(old_dir.current_time());
-    let mut od = vfs_to_raw(old_dir, old_dir.data().get());
-    let mut nd = if same {
-        None
-    } else {
-        Some(vfs_to_raw(new_dir, new_dir.data().get()))
-    };
-    let mut sr = vfs_to_raw(src, src.data().get());
-    let mut tr = tgt.map(|t| vfs_to_raw(t, t.data().get()));
-    if let (Some(t), false) = (&tr, exchange) {
-        // The VFS checked that a directory only replaces a directory and a non-directory a
-        // non-directory.
-        if (t.mode & S_IFMT == S_IFDIR) != (sr.mode & S_IFMT == S_IFDIR) {
-            return Err(if sr.mode & S_IFMT == S_IFDIR {
-                ENOTDIR
-            } else {
-                EISDIR
-            });
+    if let Some(t) = tgt {
+        if !exchange {
+            // The VFS checked that a directory only replaces a directory and a non-directory a
+            // non-directory; the format checks it again.
+            let (tdir, sdir) = (t.mode() & S_IFMT == S_IFDIR, src.mode() & S_IFMT == S_IFDIR);
+            if tdir != sdir {
+                return Err(if sdir { ENOTDIR } else { EISDIR });
+            }
         }
     }
-    info.journal.run(&info.pmem, |t, s| {
-        ops::op_rename(
-            t,
-            s,
-            ops::Rename {
-                src_dir_ino: old_dir.ino(),
-                src_dir: &mut od,
-                src_name: old.name(),
-                dst_dir_ino: new_dir.ino(),
-                dst_dir: nd.as_mut(),
-                dst_name: new.name(),
-                ino: src.ino(),
-                inode: &mut sr,
-                target: match (tgt, tr.as_mut()) {
-                    (Some(ti), Some(r)) => Some((ti.ino(), r)),
-                    _ => None,
+    info.journal.run(
+        &info.pmem,
+        |t, s| {
+            let mut od = vfs_to_raw(old_dir, old_dir.data().get());
+            let mut nd = if same {
+                None
+            } else {
+                Some(vfs_to_raw(new_dir, new_dir.data().get()))
+            };
+            let mut sr = vfs_to_raw(src, src.data().get());
+            let mut tr = tgt.map(|ti| vfs_to_raw(ti, ti.data().get()));
+            ops::op_rename(
+                t,
+                s,
+                ops::Rename {
+                    src_dir_ino: old_dir.ino(),
+                    src_dir: &mut od,
+                    src_name: old.name(),
+                    dst_dir_ino: new_dir.ino(),
+                    dst_dir: nd.as_mut(),
+                    dst_name: new.name(),
+                    ino: src.ino(),
+                    inode: &mut sr,
+                    target: match (tgt, tr.as_mut()) {
+                        (Some(ti), Some(r)) => Some((ti.ino(), r)),
+                        _ => None,
+                    },
+                    exchange,
                 },
-                exchange,
-            },
-            now,
-        )
-    })?;
-    raw_to_vfs(old_dir, od);
-    if let Some(n) = nd {
-        raw_to_vfs(new_dir, n);
-    }
-    raw_to_vfs(src, sr);
-    if let (Some(ti), Some(r)) = (tgt, tr) {
-        raw_to_vfs(ti, r);
-    }
-    Ok(())
+                now,
+            )?;
+            Ok((od, nd, sr, tr))
+        },
+        |(od, nd, sr, tr)| {
+            raw_to_vfs(old_dir, od);
+            if let Some(n) = nd {
+                raw_to_vfs(new_dir, n);
+            }
+            raw_to_vfs(src, sr);
+            if let (Some(ti), Some(r)) = (tgt, tr) {
+                raw_to_vfs(ti, r);
+            }
+        },
+    )
 }
 
 /// `O_TMPFILE`: an inode without links, on the orphan list until `linkat` or its last close.
@@ -275,9 +300,11 @@ pub(crate) fn tmpfile(
     let sb = dir.super_block();
     let info = sb.data();
     let mut new = new_raw(idmap, dir, (mode & 0o7777) | S_IFREG, 0);
-    let ino = info
-        .journal
-        .run(&info.pmem, |t, s| ops::op_tmpfile(t, s, &mut new))?;
+    let ino = info.journal.run(
+        &info.pmem,
+        |t, s| ops::op_tmpfile(t, s, &mut new),
+        |ino| ino,
+    )?;
     // `d_tmpfile` expects one link and drops it, matching the on-disk count of zero.
     new.nlink = 1;
     let inode = iget_new(sb, ino, new, None)?;

@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # daxfs: mount an image made by mkfs.daxfs -d from a varied tree and compare
 # everything against the source: names, types, metadata, contents; statfs;
-# mount options; read-only behaviour.
+# mount options; read-only mounts and remounts.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daxfs-lib.sh"
 
 t "build the test tree and mkfs.daxfs -d onto /dev/pmem0" dx_setup
 t "mount -t daxfs /dev/pmem0" mount -t daxfs /dev/pmem0 "$DX_MNT"
-t "listed in /proc/mounts as daxfs ro" grep -q "^/dev/pmem0 $DX_MNT daxfs ro[, ]" /proc/mounts
+t "listed in /proc/mounts as daxfs rw" grep -q "^/dev/pmem0 $DX_MNT daxfs rw[, ]" /proc/mounts
+t "the superblock says in use while mounted" test "$(python3 "$UTIL" sbfield /dev/pmem0 state)" = 2
 t "names, types, modes, owners, ns times, nlink, sizes, rdev, symlinks, hard links, contents" \
 	python3 "$UTIL" compare "$DX_SRC" "$DX_MNT"
 t "diff -r --no-dereference (regular files, directories, symlinks)" \
@@ -32,12 +33,22 @@ t "statfs: inodes and free inodes" test "$(sf '%c %d')" = "$(( $(sb inode_count)
 t "statfs: used blocks cover the 64 MiB file" test "$(( $(sf %b) - $(sf %f) ))" -gt 16384
 t "df works" df "$DX_MNT"
 
-# Read-only: every modification fails with EROFS.
-t "creating a file fails with EROFS" sh -c "touch $DX_MNT/new 2>&1 | grep -q 'Read-only file system'"
-tf "mkdir fails" mkdir "$DX_MNT/newdir"
-tf "writing a file fails" sh -c "echo x >> $DX_MNT/files/size-1"
-t "remount rw keeps the superblock read-only" sh -c \
-	"mount -o remount,rw $DX_MNT 2>/dev/null; ! touch $DX_MNT/new2 2>/dev/null"
+t "umount" umount "$DX_MNT"
+t "the superblock says clean after umount" test "$(sb state)" = 1
+
+# Read-only mounts: every modification fails with EROFS; remount switches.
+t "mount -o ro" mount -t daxfs -o ro /dev/pmem0 "$DX_MNT"
+t "listed in /proc/mounts as daxfs ro" grep -q "^/dev/pmem0 $DX_MNT daxfs ro[, ]" /proc/mounts
+t "ro: the superblock stays clean" test "$(sb state)" = 1
+t "ro: creating a file fails with EROFS" sh -c "touch $DX_MNT/new 2>&1 | grep -q 'Read-only file system'"
+tf "ro: mkdir fails" mkdir "$DX_MNT/newdir"
+tf "ro: appending to a file fails" sh -c "echo x >> $DX_MNT/files/size-1"
+t "remount rw" mount -o remount,rw "$DX_MNT"
+t "rw after remount: the superblock says in use" test "$(sb state)" = 2
+t "rw after remount: create and remove a file" sh -c "touch $DX_MNT/new2 && rm $DX_MNT/new2"
+t "remount ro" mount -o remount,ro "$DX_MNT"
+t "ro again: the superblock says clean" test "$(sb state)" = 1
+tf "ro again: creating a file fails" touch "$DX_MNT/new3"
 t "umount" umount "$DX_MNT"
 
 # Mount options go through the fs_context parser.

@@ -39,9 +39,12 @@ refused incompat ENOTSUP "unsupported incompatible features 0x10000000000"
 refused version EINVAL "unsupported format version 7"
 refused geometry EUCLEAN "invalid superblock"
 refused journal EUCLEAN "invalid journal header"
-refused journal-pending EUCLEAN "needs recovery"
-t "journal-pending: mounts with norecovery" sh -c \
-	"test \"\$(python3 $UTIL mount /dev/pmem1 $DX_MNT norecovery)\" = OK && umount $DX_MNT"
+# A committed transaction whose log does not match its commit word: recovery
+# validates the whole transaction before writing anything, and refuses.
+refused journal-pending EUCLEAN "journal recovery failed"
+t "journal-pending: mounts read-only with norecovery" sh -c \
+	"test \"\$(python3 $UTIL mount /dev/pmem1 $DX_MNT norecovery)\" = OK &&
+	grep -q \"^/dev/pmem1 $DX_MNT daxfs ro[, ]\" /proc/mounts && umount $DX_MNT"
 refused root-inode EUCLEAN "invalid root inode"
 
 # A filesystem larger than its device: the metadata of a 2 GiB daxfs on the
