@@ -45,6 +45,11 @@ pub enum Error {
     TooDeep,
     /// The storage backend failed (I/O error).
     Io,
+    /// A transaction touches more blocks than its slots, or its log image
+    /// exceeds the staging buffer or the journal log.
+    TxnTooLarge,
+    /// A directory to be removed or replaced still has entries.
+    NotEmpty,
 }
 
 /// Result type used throughout the format.
@@ -64,6 +69,8 @@ impl Error {
             Error::NameTooLong => 36,        // ENAMETOOLONG
             Error::UnsupportedFeature => 95, // EOPNOTSUPP
             Error::Overlap => 17,            // EEXIST
+            Error::TxnTooLarge => 7,         // E2BIG
+            Error::NotEmpty => 39,           // ENOTEMPTY
             Error::Truncated
             | Error::BadMagic(_)
             | Error::BadChecksum(_)
@@ -96,6 +103,8 @@ impl fmt::Display for Error {
             Error::NameTooLong => write!(f, "name too long"),
             Error::TooDeep => write!(f, "B+tree too deep"),
             Error::Io => write!(f, "I/O error"),
+            Error::TxnTooLarge => write!(f, "transaction too large"),
+            Error::NotEmpty => write!(f, "directory not empty"),
         }
     }
 }

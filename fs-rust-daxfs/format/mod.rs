@@ -23,6 +23,10 @@
 //! - [`dir`]: directory entries, name hashing and directory operations.
 //! - [`alloc`]: block/inode bitmaps and the per-2 MiB-group usage table.
 //! - [`journal`]: the metadata redo journal.
+//! - [`txn`]: transactions over a [`txn::Medium`], the block and inode
+//!   allocators, the orphan list and mount-time recovery.
+//! - [`ops`]: namespace and block-map operations (create, link, unlink,
+//!   rename, allocate, truncate, free) inside one transaction.
 
 pub mod alloc;
 pub mod btree;
@@ -33,8 +37,10 @@ pub mod error;
 pub mod extent;
 pub mod inode;
 pub mod journal;
+pub mod ops;
 pub mod siphash;
 pub mod superblock;
+pub mod txn;
 
 pub use error::{Error, Result};
 pub use superblock::{FsCtx, Layout, Superblock};
