@@ -8,15 +8,16 @@
 #      - KUnit + Rust doctests (KTAP from dmesg, parsed by kunit.py)
 #      - guest suites: scripts/tests/guest/*.sh ("ok - x" / "not ok - x" / "skip - x")
 #      - the daxfs mount/umount leak loop again, in a boot with kmemleak=on
+#      - mount time: 1 GiB vs 16 GiB NVDIMM, in a boot of its own
 #   4. crash consistency: scripts/tests/crash-test.sh on daxfs, DAXFS_CRASH_RUNS
 #      points (default 20), once daxfs mounts read-write (skipped until then)
 #   5. xfstests with FSTYP=daxfs when installed (XFSTESTS_DIR or /var/lib/xfstests)
 # Ends with "N passed, N failed, N skipped"; exit 1 if anything failed.
-# DAXFS_TEST_ONLY="userspace series kernel runner kunit guest leaks crash xfstests" selects stages.
+# DAXFS_TEST_ONLY="userspace series kernel runner kunit guest leaks mounttime crash xfstests" selects stages.
 . "$(dirname "$0")/lib.sh"
 set +e
 
-only=${DAXFS_TEST_ONLY:-userspace series kernel runner kunit guest leaks crash xfstests}
+only=${DAXFS_TEST_ONLY:-userspace series kernel runner kunit guest leaks mounttime crash xfstests}
 want() { [[ " $only " == *" $1 "* ]]; }
 PASS=0 FAIL=0 SKIP=0
 FAILED=()
@@ -83,7 +84,7 @@ if want kernel; then
 	echo "kernel build took $(( $(date +%s) - s )) s"
 fi
 
-if [ ! -f "$BZ" ] && { want runner || want kunit || want guest || want xfstests; }; then
+if [ ! -f "$BZ" ] && { want runner || want kunit || want guest || want leaks || want mounttime || want xfstests; }; then
 	fail "VM stages" "no kernel image at $BZ"
 else
 	if want runner; then
@@ -131,6 +132,20 @@ else
 		grep -E '^(ok|not ok|skip) - |^# ' "$RESULTS/leaks.out"
 		tap "leaks(kmemleak=on)" "$RESULTS/leaks.out"
 		[ "$lrc" = 0 ] || fail "leaks(kmemleak=on)" "vm.sh exit $lrc (see $RESULTS/leaks)"
+	fi
+	if want mounttime; then
+		stage "mount time: 1 GiB vs 16 GiB NVDIMM"
+		# Different NVDIMM sizes than the other boots; the 16 GiB image is
+		# a sparse file (a few hundred MiB get written: the namespace's
+		# struct pages).
+		s=$(date +%s)
+		"$REPO/scripts/vm.sh" --pmem-sizes 1G,16G --timeout 600 --out "$RESULTS/mount-time" -- \
+			"$REPO/scripts/tests/guest/mount-time.sh" > "$RESULTS/mount-time.out" 2>&1
+		mrc=$?
+		grep -E '^(ok|not ok|skip) - |^# mount-time:' "$RESULTS/mount-time.out"
+		echo "mount-time boot took $(( $(date +%s) - s )) s"
+		tap "mounttime" "$RESULTS/mount-time.out"
+		[ "$mrc" = 0 ] || fail "mounttime" "vm.sh exit $mrc (see $RESULTS/mount-time)"
 	fi
 	if want crash; then
 		stage "crash consistency (SIGKILL of QEMU, recovery, fsck)"

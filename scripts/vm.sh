@@ -7,6 +7,9 @@
 #   --kernel PATH     bzImage (default: the one scripts/kernel-build.sh makes)
 #   --pmem N          number of NVDIMMs (default 1), each --pmem-size big
 #   --pmem-size SIZE  default 1G (sparse files)
+#   --pmem-sizes S0,S1,...  one NVDIMM per size, in this order (e.g. 1G,16G;
+#                     replaces --pmem/--pmem-size); QEMU's maxmem is raised
+#                     to fit (qemu/vm.inc: vm_fit_maxmem); at most 4 NVDIMMs
 #   --images DIR      keep the NVDIMM images in DIR (reused when they exist);
 #                     default: fresh images, removed afterwards
 #   --no-pmem-setup   do not switch namespaces to fsdax
@@ -27,13 +30,14 @@
 . "$(dirname "$0")/lib.sh"
 . "$REPO/qemu/vm.inc"
 
-kernel= npmem=1 pmem_size=$VM_PMEM_SIZE images= timeout=600 kill_after= kill_armed= out= append=
+kernel= npmem=1 pmem_size=$VM_PMEM_SIZE pmem_sizes= images= timeout=600 kill_after= kill_armed= out= append=
 allow= interactive= pmem_setup=fsdax
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift 2 ;;
 	--pmem) npmem=$2; shift 2 ;;
 	--pmem-size) pmem_size=$2; shift 2 ;;
+	--pmem-sizes) pmem_sizes=$2; shift 2 ;;
 	--images) images=$2; shift 2 ;;
 	--no-pmem-setup) pmem_setup=none; shift ;;
 	--timeout) timeout=$2; shift 2 ;;
@@ -68,12 +72,21 @@ share=$work/share
 mkdir -p "$share"
 [ -n "$images" ] || images=$work/images
 mkdir -p "$images"
-imgs=()
-for ((i = 0; i < npmem; i++)); do
+if [ -n "$pmem_sizes" ]; then
+	IFS=, read -ra sizes <<<"$pmem_sizes"
+else
+	sizes=()
+	for ((i = 0; i < npmem; i++)); do sizes+=("$pmem_size"); done
+fi
+[ "${#sizes[@]}" -le 4 ] || die "vm.sh: at most 4 NVDIMMs (the machine has 4 memory slots)"
+imgs=() pmem_total=0
+for ((i = 0; i < ${#sizes[@]}; i++)); do
 	img=$images/pmem$i.img
-	[ -f "$img" ] || truncate -s "$pmem_size" "$img"
+	[ -f "$img" ] || truncate -s "${sizes[i]}" "$img"
 	imgs+=("$img")
+	pmem_total=$(( pmem_total + $(stat -c %s "$img") ))
 done
+vm_fit_maxmem "$pmem_total"
 
 pwd > "$share/cwd"
 echo "$pmem_setup" > "$share/pmem-setup"
