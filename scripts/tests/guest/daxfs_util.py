@@ -425,7 +425,8 @@ SB_FIELDS = {"version_major": (0x08, "<I"), "incompat": (0x20, "<Q"), "block_cou
              "inode_count": (0x38, "<Q"), "free_blocks": (0x40, "<Q"), "free_inodes": (0x48, "<Q"),
              "data_blocks": (0xF8, "<Q"),
              "journal_start": (0xA0, "<Q"), "inode_table_start": (0xE0, "<Q"),
-             "data_start": (0xF0, "<Q")}
+             "data_start": (0xF0, "<Q"), "state": (0x118, "<I"),
+             "mount_count": (0x138, "<I"), "orphan_head": (0x158, "<Q")}
 
 
 def _sb(fh):
@@ -527,8 +528,17 @@ def holes(dev, size):
 
 
 def sbfield(dev, name):
-    with open(dev, "rb") as fh:
-        print(_get(_sb(fh), name))
+    """Prints a superblock field as it is on the device now: read with O_DIRECT, since
+    a mounted daxfs writes persistent memory directly, behind the block device's page
+    cache."""
+    import mmap
+    fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+    try:
+        buf = mmap.mmap(-1, 4096)
+        os.preadv(fd, [buf], 0)
+        print(_get(bytearray(buf[:512]), name))
+    finally:
+        os.close(fd)
     return 0
 
 
