@@ -595,3 +595,16 @@ fn recovery() {
     assert_eq!(r.sb, Superblock::decode(&new[..512]).unwrap());
     let _ = before;
 }
+
+/// What the kernel keeps on its 16 KiB stack stays small: the
+/// transaction (it holds the decoded superblock) and the records the
+/// operations copy.
+#[test]
+fn stack_footprint() {
+    use std::mem::size_of;
+    let t = size_of::<Txn<'static, MemMedium>>();
+    let sb = size_of::<Superblock>();
+    let i = size_of::<Inode>();
+    eprintln!("Txn {} bytes, Superblock {}, Inode {}", t, sb, i);
+    assert!(t <= 512 && sb <= 400 && i <= 288);
+}

@@ -375,15 +375,28 @@ impl Env {
                 .iter()
                 .position(|e| matches!(e, Ev::Fence))
                 .unwrap();
-        let mut ranges: Vec<(u64, u64)> = trace
+        // Writes before the log are unjournaled file data (to blocks the
+        // transaction allocates, free in the old state): they only have
+        // to be there in the new state.
+        let log_off = (l.journal_start + 1) * BLOCK_SIZE_U64;
+        let log_ev = trace
             .iter()
-            .filter_map(|e| match e {
-                Ev::Write(o, d) => Some((*o, d.len() as u64)),
-                Ev::Fence => None,
-            })
-            .collect();
-        ranges.sort();
-        ranges.dedup();
+            .position(|e| matches!(e, Ev::Write(o, _) if *o == log_off))
+            .expect("no log write in the trace");
+        let ranges_of = |evs: &[Ev]| {
+            let mut r: Vec<(u64, u64)> = evs
+                .iter()
+                .filter_map(|e| match e {
+                    Ev::Write(o, d) => Some((*o, d.len() as u64)),
+                    Ev::Fence => None,
+                })
+                .collect();
+            r.sort();
+            r.dedup();
+            r
+        };
+        let data_ranges = ranges_of(&trace[..log_ev]);
+        let ranges = ranges_of(&trace[log_ev..]);
         let after = self.m.cur.clone();
         let mut cfg = self.crash.take().unwrap();
         cfg.stats.txns += 1;
@@ -392,8 +405,22 @@ impl Env {
         let blocks = w.len() as u64 / BLOCK_SIZE_U64;
         let mut cont: Option<Vec<u8>> = None;
         let want_cont = cfg.rng.below(100) < cfg.continue_pct;
-        for k in 0..=trace.len() {
-            let undo = crash_image(&mut w, trace, k, &mut cfg.rng);
+        let mut seen = vec![0u64; w.len().div_ceil(8 * 64)];
+        // Every event, except that of the unjournaled data writes before
+        // the log (all before the commit point, where only the old state
+        // is possible) only the first, the last and two random ones.
+        let mut points: Vec<usize> = (0..=trace.len())
+            .filter(|&k| k == 0 || k > log_ev)
+            .collect();
+        if log_ev > 0 {
+            points.extend([1, log_ev]);
+            points.push(1 + cfg.rng.below(log_ev as u64) as usize);
+            points.push(1 + cfg.rng.below(log_ev as u64) as usize);
+        }
+        points.sort();
+        points.dedup();
+        for k in points {
+            let undo = crash_image(&mut w, trace, k, &mut cfg.rng, &mut seen);
             let mut m = MemMedium::new(std::mem::take(&mut w));
             m.undo = Some(Vec::new());
             m.touched = Some(Vec::new());
@@ -432,6 +459,16 @@ impl Env {
                 })
             };
             let (is_old, is_new) = (same(before), same(&after));
+            if is_new && !is_old {
+                for &(o, n) in &data_ranges {
+                    let (a, b) = (o as usize, (o + n) as usize);
+                    assert!(
+                        m.cur[a..b] == after[a..b],
+                        "crash at event {}: committed, but the file data written before it is lost",
+                        k
+                    );
+                }
+            }
             assert!(
                 is_old || is_new,
                 "crash at event {} of {}: a mix of the old and the new state",
@@ -498,7 +535,15 @@ impl Env {
 /// durable; of the later ones, each 8-byte word they touched keeps its
 /// new value or reverts to its last durable value at random. Returns the
 /// undo log `(offset, old bytes)`.
-pub fn crash_image(w: &mut [u8], trace: &[Ev], k: usize, rng: &mut Rng) -> Vec<(usize, Vec<u8>)> {
+///
+/// `seen` is a zeroed bitmap of the image's words, left zeroed.
+pub fn crash_image(
+    w: &mut [u8],
+    trace: &[Ev],
+    k: usize,
+    rng: &mut Rng,
+    seen: &mut [u64],
+) -> Vec<(usize, Vec<u8>)> {
     let mut undo = Vec::new();
     let durable_end = trace[..k]
         .iter()
@@ -513,19 +558,22 @@ pub fn crash_image(w: &mut [u8], trace: &[Ev], k: usize, rng: &mut Rng) -> Vec<(
             apply(w, *o as usize, d, &mut undo);
         }
     }
-    let mut saved: BTreeMap<usize, [u8; 8]> = BTreeMap::new();
+    let mut saved: Vec<(usize, [u8; 8])> = Vec::new();
     for e in &trace[durable_end..k] {
         if let Ev::Write(o, d) = e {
             let o = *o as usize;
             for word in o / 8..(o + d.len()).div_ceil(8) {
-                saved
-                    .entry(word)
-                    .or_insert_with(|| w[word * 8..word * 8 + 8].try_into().unwrap());
+                let (i, bit) = (word / 64, 1u64 << (word % 64));
+                if seen[i] & bit == 0 {
+                    seen[i] |= bit;
+                    saved.push((word, w[word * 8..word * 8 + 8].try_into().unwrap()));
+                }
             }
             apply(w, o, d, &mut undo);
         }
     }
     for (word, old) in saved {
+        seen[word / 64] = 0;
         if rng.below(2) == 0 {
             apply(w, word * 8, &old, &mut undo);
         }
