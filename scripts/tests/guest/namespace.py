@@ -99,6 +99,29 @@ def mksock():
 
 check("bind a unix socket", mksock)
 check("mkdir", lambda: (os.mkdir(p("d")), stat.S_ISDIR(os.stat(p("d")).st_mode))[1])
+
+
+def syncs():
+    dfd = os.open(p("d"), os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open(p("d", "s"), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        os.write(fd, b"s" * 5000)
+        os.fsync(fd)
+        os.fdatasync(fd)
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.sync_file_range(fd, ctypes.c_longlong(0), ctypes.c_longlong(0), 7) != 0:
+            raise OSError(ctypes.get_errno(), "sync_file_range")
+        if libc.syncfs(fd) != 0:
+            raise OSError(ctypes.get_errno(), "syncfs")
+        os.fsync(dfd)
+        return True
+    finally:
+        os.close(fd)
+        os.close(dfd)
+        os.unlink(p("d", "s"))
+
+
+check("fsync, fdatasync, sync_file_range, syncfs on a file and fsync on a directory", syncs)
 fails_with("mkdir on an existing name: EEXIST", errno.EEXIST, lambda: os.mkdir(p("d")))
 check("parent nlink counts the subdirectory", lambda: os.stat(p("d")).st_nlink == 2)
 fails_with("create under a missing directory: ENOENT", errno.ENOENT, lambda: write(p("nope", "f")))
