@@ -13,7 +13,7 @@ use crate::{
         inode::Inode,
         ops, BLOCK_SHIFT, BLOCK_SIZE_U64,
     },
-    inode::{corrupt, fmt_time, getattr, raw_to_vfs, vfs_to_raw},
+    inode::{corrupt, fmt_time, getattr, raw_to_vfs, raw_to_vfs_locked, vfs_to_raw},
     journal::DTxn,
     mount::{DaxFs, SbInfo},
 };
@@ -181,26 +181,26 @@ impl FileIomap {
         Ok(())
     }
 
-    /// Allocates zeroed blocks for the hole at `lblk` (up to `end`, exclusive, in blocks), or
-    /// zeroes and converts the unwritten extent `e` there, in one transaction; returns the
-    /// written extent now mapping `lblk`.
-    fn allocate(
-        inode: &INode<DaxFs>,
-        lblk: u64,
-        end: u64,
-        unwritten: Option<Extent>,
-    ) -> Result<Extent> {
+    /// Makes block `lblk` of the file allocated and written, in one transaction: allocates
+    /// zeroed blocks for a hole there (up to `end`, exclusive, in blocks, and the next extent)
+    /// or zeroes and converts an unwritten extent. The mapping is looked up again inside the
+    /// transaction, since a page fault (which does not hold the inode lock) may have allocated
+    /// the block meanwhile. Returns the written extent now mapping `lblk` and whether its
+    /// blocks are new.
+    fn allocate(inode: &INode<DaxFs>, lblk: u64, end: u64) -> Result<(Extent, bool)> {
         let sb = inode.super_block();
         let info = sb.data().get_ref();
         info.journal.run(
             &info.pmem,
             |t, s| {
-                let mut raw = vfs_to_raw(inode, inode.data().get());
-                let e = allocate_in(t, s, info, inode.ino(), &mut raw, lblk, end, unwritten)?;
-                Ok((e, raw))
+                // Held until the transaction is applied: see `InodeInfo::lock`.
+                let guard = inode.data().lock();
+                let mut raw = vfs_to_raw(inode, *guard);
+                let e = allocate_in(t, s, info, inode.ino(), &mut raw, lblk, end)?;
+                Ok((e, raw, guard))
             },
-            |(e, raw)| {
-                raw_to_vfs(inode, raw);
+            |(e, raw, mut guard)| {
+                raw_to_vfs_locked(inode, &mut guard, raw);
                 e
             },
         )
@@ -208,7 +208,6 @@ impl FileIomap {
 }
 
 /// The transaction of [`FileIomap::allocate`].
-#[allow(clippy::too_many_arguments)]
 fn allocate_in(
     t: &mut DTxn<'_, '_>,
     s: &mut Scratch,
@@ -217,32 +216,36 @@ fn allocate_in(
     raw: &mut Inode,
     lblk: u64,
     end: u64,
-    unwritten: Option<Extent>,
-) -> crate::format::Result<Extent> {
-    match unwritten {
-        Some(u) => {
-            let len = (u.lend().min(end) - lblk).min(MAX_ALLOC_BLOCKS);
+) -> crate::format::Result<(Extent, bool)> {
+    let ctx = t.ctx();
+    match map_next(raw, ino, &ctx, t, s, lblk)? {
+        Some(e) if e.contains(lblk) && e.flags & EXTENT_UNWRITTEN == 0 => Ok((e, false)),
+        Some(u) if u.contains(lblk) => {
+            let len = (u.lend().min(end.max(lblk + 1)) - lblk).min(MAX_ALLOC_BLOCKS);
             let pblk = u.pblk + (lblk - u.lblk);
             info.pmem
                 .zero_blocks(pblk, len)
                 .map_err(|_| crate::format::Error::Io)?;
             ops::op_convert(t, s, ino, raw, lblk, len)?;
-            Ok(Extent {
+            let e = Extent {
                 lblk,
                 pblk,
                 len: len as u32,
                 flags: 0,
-            })
+            };
+            Ok((e, false))
         }
-        None => {
-            let want = (end - lblk).min(MAX_ALLOC_BLOCKS);
+        next => {
+            // A hole up to the next extent (which starts after `lblk`) or `end`.
+            let hole_end = next.map_or(end, |n| n.lblk.min(end)).max(lblk + 1);
+            let want = (hole_end - lblk).min(MAX_ALLOC_BLOCKS);
             let e = ops::op_alloc(t, s, ino, raw, lblk, want, false)?;
             // No stale data may ever be visible: the blocks are zeroed before the transaction
             // that hands them to the file commits.
             info.pmem
                 .zero_blocks(e.pblk, e.len.into())
                 .map_err(|_| crate::format::Error::Io)?;
-            Ok(e)
+            Ok((e, true))
         }
     }
 }
@@ -260,43 +263,41 @@ impl iomap::Operations for FileIomap {
     ) -> Result {
         let sb = inode.super_block();
         let info = sb.data().get_ref();
-        let raw = inode.data().get();
         let pos = u64::try_from(pos).map_err(|_| EINVAL)?;
         let len = u64::try_from(length).unwrap_or(0).max(1);
         let lblk = pos >> BLOCK_SHIFT;
         let start = lblk << BLOCK_SHIFT;
         let end_lblk = pos.saturating_add(len).div_ceil(BLOCK_SIZE_U64);
 
-        let next = info
-            .scratch
-            .with(|s| map_next(&raw, inode.ino(), &info.ctx, &mut info.store(), s, lblk))?
-            .map_err(|e| corrupt(sb, inode.ino(), e))?;
+        let next = {
+            // No transaction may rewrite the map's nodes while they are read.
+            let raw = inode.data().lock();
+            info.scratch
+                .with(|s| map_next(&raw, inode.ino(), &info.ctx, &mut info.store(), s, lblk))?
+                .map_err(|e| corrupt(sb, inode.ino(), e))?
+        };
 
         map.set_offset(start as Offset).set_flags(0);
         let write = flags & iomap::flags::WRITE != 0;
         let zero = flags & iomap::flags::ZERO != 0;
-        match next {
-            Some(e) if e.contains(lblk) => {
-                if write && !zero && e.flags & EXTENT_UNWRITTEN != 0 {
-                    let w = Self::allocate(inode, lblk, end_lblk, Some(e))?;
-                    Self::map_extent(inode, &w, lblk, flags, map)
-                } else {
-                    Self::map_extent(inode, &e, lblk, flags, map)
-                }
+        let written =
+            matches!(next, Some(e) if e.contains(lblk) && e.flags & EXTENT_UNWRITTEN == 0);
+        if write && !zero && !written {
+            let (e, new) = Self::allocate(inode, lblk, end_lblk)?;
+            Self::map_extent(inode, &e, lblk, flags, map)?;
+            if new {
+                map.set_flags(iomap::map_flags::NEW);
             }
+            return Ok(());
+        }
+        match next {
+            Some(e) if e.contains(lblk) => Self::map_extent(inode, &e, lblk, flags, map),
             other => {
                 // A hole up to the next extent, or up to the end of the request.
                 let hole_end = match other {
                     Some(e) => e.lblk,
                     None => end_lblk.max(lblk + 1),
                 };
-                if write && !zero {
-                    let e =
-                        Self::allocate(inode, lblk, end_lblk.min(hole_end).max(lblk + 1), None)?;
-                    Self::map_extent(inode, &e, lblk, flags, map)?;
-                    map.set_flags(iomap::map_flags::NEW);
-                    return Ok(());
-                }
                 map.set_length(((hole_end - lblk) << BLOCK_SHIFT).max(BLOCK_SIZE_U64))
                     .clear_addr()
                     .set_type(iomap::Type::Hole);

@@ -27,7 +27,7 @@ use kernel::{
     },
     new_mutex,
     prelude::*,
-    sync::{aref::ARef, Mutex},
+    sync::{aref::ARef, Mutex, MutexGuard},
 };
 
 /// What daxfs keeps in each in-core inode: the decoded on-disk inode.
@@ -58,6 +58,14 @@ impl InodeInfo {
     pub(crate) fn set(&self, raw: Inode) {
         *self.raw.lock() = raw;
     }
+
+    /// Locks the on-disk inode. Held across a lookup in the block map and across the commit of
+    /// a transaction that changes the map, it keeps lookups from reading tree nodes while the
+    /// transaction rewrites them (page faults change the map without the inode lock). Taken
+    /// after the journal lock, never before it.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inode> {
+        self.raw.lock()
+    }
 }
 
 /// The on-disk timestamp of a VFS timestamp.
@@ -82,14 +90,29 @@ pub(crate) fn vfs_to_raw(inode: &INode<DaxFs>, mut raw: Inode) -> Inode {
 }
 
 /// Copies the attributes a transaction may have changed from `raw` into the VFS inode, and
-/// installs `raw`.
-pub(crate) fn raw_to_vfs(inode: &INode<DaxFs>, raw: Inode) {
+/// installs `raw` through `guard`, the locked on-disk inode.
+pub(crate) fn raw_to_vfs_locked(
+    inode: &INode<DaxFs>,
+    guard: &mut MutexGuard<'_, Inode>,
+    raw: Inode,
+) {
+    set_vfs_attrs(inode, &raw);
+    **guard = raw;
+}
+
+fn set_vfs_attrs(inode: &INode<DaxFs>, raw: &Inode) {
     inode.set_nlink(raw.nlink);
     inode.set_size(raw.size.try_into().unwrap_or(i64::MAX));
     inode.set_blocks(raw.blocks.saturating_mul(BLOCK_SIZE_U64 / 512));
     inode.set_atime(ts(raw.atime));
     inode.set_mtime(ts(raw.mtime));
     inode.set_ctime(ts(raw.ctime));
+}
+
+/// Copies the attributes a transaction may have changed from `raw` into the VFS inode, and
+/// installs `raw`.
+pub(crate) fn raw_to_vfs(inode: &INode<DaxFs>, raw: Inode) {
+    set_vfs_attrs(inode, &raw);
     inode.data().set(raw);
 }
 

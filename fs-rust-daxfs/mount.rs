@@ -15,7 +15,7 @@ use crate::{
             INCOMPAT_SUPPORTED, MIN_BLOCKS, ROOT_INO, SB_SIZE, STATE_CLEAN, STATE_DIRTY,
             STATFS_MAGIC, VERSION_MAJOR,
         },
-        txn::{recover, txn_staging_size, TXN_MAX_BLOCKS},
+        txn::{read_superblock, recover, txn_staging_size, TXN_MAX_BLOCKS},
         FsCtx, Superblock, BLOCK_SIZE, BLOCK_SIZE_U64,
     },
     inode,
@@ -149,10 +149,22 @@ impl fs::FileSystem for DaxFs {
         if let Err(e) = pmem.read(0, &mut raw) {
             refuse!(e, "cannot read the superblock");
         }
+        let mut torn = false;
         let fsb = match Superblock::decode(&raw) {
             Ok(s) => s,
             Err(format::Error::BadMagic(_)) => refuse!(EINVAL, "no daxfs superblock (bad magic)"),
-            Err(format::Error::BadChecksum(_)) => refuse!(EUCLEAN, "superblock checksum mismatch"),
+            // A crash while a committed transaction was being applied can leave the primary
+            // torn; its static fields are in the backup, which is enough for recovery, and
+            // replaying the transaction rewrites the primary whole.
+            Err(format::Error::BadChecksum(_)) => {
+                match read_superblock(&mut PmemMedium(&pmem), dev_blocks) {
+                    Ok((s, true)) => {
+                        torn = true;
+                        s
+                    }
+                    _ => refuse!(EUCLEAN, "superblock checksum mismatch"),
+                }
+            }
             Err(format::Error::BadVersion) => refuse!(
                 EINVAL,
                 "unsupported format version {} (this kernel supports {})",
@@ -192,6 +204,10 @@ impl fs::FileSystem for DaxFs {
             Ok(JournalState::NeedsReplay { .. }) => true,
             Err(e) => refuse!(EUCLEAN, "invalid journal: {}", e),
         };
+        if torn && (!pending || opts.norecovery) {
+            // Only a pending transaction explains a torn primary.
+            refuse!(EUCLEAN, "superblock checksum mismatch");
+        }
         if pending && opts.norecovery {
             // The filesystem is seen as of before the pending transaction; nothing may be
             // written on top of it.

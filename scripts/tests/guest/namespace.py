@@ -122,6 +122,36 @@ def syncs():
 
 
 check("fsync, fdatasync, sync_file_range, syncfs on a file and fsync on a directory", syncs)
+
+
+def atime_on_read():
+    write(p("at"), b"a" * 100)
+    os.utime(p("at"), (1000, 2000))
+    read(p("at"))
+    ok = os.stat(p("at")).st_atime > 2000
+    os.unlink(p("at"))
+    return ok
+
+
+check("read updates an atime older than mtime (relatime)", atime_on_read)
+
+
+def odirect():
+    import mmap
+    buf = mmap.mmap(-1, 8192)
+    buf[:] = b"D" * 8192
+    fd = os.open(p("od"), os.O_CREAT | os.O_RDWR | os.O_DIRECT, 0o600)
+    try:
+        ok = os.pwritev(fd, [buf], 0) == 8192
+        back = mmap.mmap(-1, 8192)
+        ok = ok and os.preadv(fd, [back], 0) == 8192 and back[:] == buf[:]
+    finally:
+        os.close(fd)
+        os.unlink(p("od"))
+    return ok
+
+
+check("O_DIRECT open, write and read", odirect)
 fails_with("mkdir on an existing name: EEXIST", errno.EEXIST, lambda: os.mkdir(p("d")))
 check("parent nlink counts the subdirectory", lambda: os.stat(p("d")).st_nlink == 2)
 fails_with("create under a missing directory: ENOENT", errno.ENOENT, lambda: write(p("nope", "f")))
