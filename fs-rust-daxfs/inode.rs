@@ -320,7 +320,7 @@ fn zero_tail(inode: &INode<DaxFs>, pos: u64) -> Result {
             let pblk = e.pblk + (lblk - e.lblk);
             info.pmem.zero(
                 pblk * BLOCK_SIZE_U64 + off as u64,
-                BLOCK_SIZE as usize - off,
+                BLOCK_SIZE - off,
             )?;
             dax::fence();
             Ok(())
