@@ -162,16 +162,27 @@ else
 		# machinery works here even while daxfs itself is skipped.
 		for fst in ${DAXFS_XFSTESTS_FSTYPES:-ext4 daxfs}; do
 			stage "xfstests FSTYP=$fst"
+			s=$(date +%s)
 			DAXFS_XFSTESTS_FSTYP=$fst "$REPO/scripts/xfstests.sh" > "$RESULTS/xfstests-$fst.out" 2>&1
 			xrc=$?
-			cat "$RESULTS/xfstests-$fst.out"
 			if [ "$xrc" = 3 ]; then
 				skip "xfstests" "$(tail -1 "$RESULTS/xfstests-$fst.out")"
 				break
 			fi
+			# The whole ./check output is in the .out file; here the
+			# header, watchdog and warning notes and failure diffs.
+			grep -E '^# (xfstests from|selection|watchdog|dmesg during)|^#   ' "$RESULTS/xfstests-$fst.out"
+			echo "xfstests FSTYP=$fst took $(( $(date +%s) - s )) s"
 			f0=$FAIL
 			tap "xfstests[$fst]" "$RESULTS/xfstests-$fst.out"
-			[ "$xrc" = 0 ] || [ "$FAIL" -gt "$f0" ] || fail "xfstests[$fst]" "exit $xrc"
+			grep -h '^# xfstests-summary:' "$RESULTS/xfstests-$fst.out"
+			case $xrc in
+			0) ;;
+			124) fail "xfstests[$fst]" "the VM hung past its time limit (see $RESULTS/xfstests-$fst-vm)" ;;
+			125) fail "xfstests[$fst]" "the guest crashed (see $RESULTS/xfstests-$fst-vm/console.log)" ;;
+			126) fail "xfstests[$fst]" "kernel warnings in dmesg (see $RESULTS/xfstests-$fst-vm/dmesg)" ;;
+			*) [ "$FAIL" -gt "$f0" ] || fail "xfstests[$fst]" "exit $xrc" ;;
+			esac
 		done
 	fi
 fi
