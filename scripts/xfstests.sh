@@ -15,6 +15,9 @@
 #                          daxfs: several hours under TCG)
 #   DAXFS_XFSTESTS_TEST_TIMEOUT  per-test limit in seconds (default 600)
 #   DAXFS_XFSTESTS_TIMEOUT VM time limit in seconds (default 2700; 28800 long)
+#   DAXFS_XFSTESTS_KERNEL  bzImage to boot (default: the one kernel-build.sh
+#                          makes); a copy lets a long run go on while the
+#                          kernel is rebuilt
 # Prints "ok - / not ok - / skip - " per test and one
 # "# xfstests-summary: ..." line. Exit 3 when xfstests is not installed (the
 # last line says why), 0 when every test that ran passed, vm.sh's 124/125/126
@@ -43,5 +46,6 @@ every=; [ "$sample" = 1 ] || every=", every ${sample}th test"
 echo "# xfstests from $dir, FSTYP=$fstyp: ./check $DAXFS_XFSTESTS$every; VM limit ${timeout}s, per test ${DAXFS_XFSTESTS_TEST_TIMEOUT:-600}s"
 # A big log buffer: vm.sh checks the whole dmesg for warnings afterwards,
 # and the guest attributes them to tests by ./check's markers.
-exec "$REPO/scripts/vm.sh" --pmem 2 --timeout "$timeout" --append "log_buf_len=16M" \
+exec "$REPO/scripts/vm.sh" ${DAXFS_XFSTESTS_KERNEL:+--kernel "$DAXFS_XFSTESTS_KERNEL"} \
+	--pmem 2 --timeout "$timeout" --append "log_buf_len=16M" \
 	--out "${DAXFS_RESULTS:-$REPO/build/test-results}/xfstests-$fstyp-vm" -- "$REPO/scripts/tests/xfstests-guest.sh"
