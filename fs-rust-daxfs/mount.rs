@@ -30,6 +30,8 @@ use kernel::{
         sb::{self, SuperBlock},
     },
     prelude::*,
+    seq_file::SeqFile,
+    seq_print,
     sync::aref::ARef,
 };
 
@@ -51,6 +53,8 @@ pub(crate) struct SbInfo {
     /// Every change goes through the journal.
     #[pin]
     pub(crate) journal: Journal,
+    /// Mounted with `norecovery`.
+    norecovery: bool,
 }
 
 impl SbInfo {
@@ -255,6 +259,7 @@ impl fs::FileSystem for DaxFs {
                 ctx: fsb.ctx(),
                 scratch <- ScratchPool::new(),
                 journal <- jinit,
+                norecovery: opts.norecovery,
             }),
             GFP_KERNEL,
         )?;
@@ -310,6 +315,15 @@ impl fs::FileSystem for DaxFs {
             (false, true) => stop_writing(sb),
             (true, false) => start_writing(&sb.data())?,
             _ => {}
+        }
+        Ok(())
+    }
+
+    fn show_options(sb: &SuperBlock<Self>, m: &SeqFile) -> Result {
+        // All data access is DAX, as `dax=always` asks of ext4 and xfs.
+        seq_print!(m, ",dax=always");
+        if sb.data().norecovery {
+            seq_print!(m, ",norecovery");
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ t "build the test tree and mkfs.daxfs -d onto /dev/pmem0" dx_setup
 # noatime: reading the files for the comparison must not change their access times.
 t "mount -t daxfs -o noatime /dev/pmem0" mount -t daxfs -o noatime /dev/pmem0 "$DX_MNT"
 t "listed in /proc/mounts as daxfs rw" grep -q "^/dev/pmem0 $DX_MNT daxfs rw[, ]" /proc/mounts
+t "/proc/mounts shows dax=always" grep -q "^/dev/pmem0 $DX_MNT daxfs rw,.*dax=always" /proc/mounts
 t "the superblock says in use while mounted" test "$(python3 "$UTIL" sbfield /dev/pmem0 state)" = 2
 t "names, types, modes, owners, ns times, nlink, sizes, rdev, symlinks, hard links, contents" \
 	python3 "$UTIL" compare "$DX_SRC" "$DX_MNT"
