@@ -32,7 +32,7 @@ VIRTME_NG_VERSION=1.42
 # object tree, both under the cache. Compiler command lines then name the
 # same paths whichever clone builds (kbuild and ccache embed source paths),
 # so a fresh clone on this machine hits ccache, and an unchanged tree does
-# not rebuild at all. `ksync` refreshes the copy with rsync -a (mtimes kept,
+# not rebuild at all. `ksync` refreshes the copy with rsync (by content,
 # .git left out).
 # Builds are serialised with a lock on the object tree (kernel-build.sh).
 KBSRC=${KBSRC:-$DAXFS_CACHE/ksrc}
@@ -53,9 +53,19 @@ die() { printf '[daxfs] error: %s\n' "$*" >&2; exit 1; }
 # ksync: make $KBSRC an exact copy of $KSRC without .git. Files in the copy
 # are read-only (edit $KSRC, never the copy); fs/daxfs stays a link to the
 # building clone's fs-rust-daxfs/, so messages about it name real files.
+# Files are compared by content and a changed file gets the time of the
+# sync, not its mtime in $KSRC: after another clone built different content,
+# an older mtime would make make(1) keep the other clone's objects.
+# fs/daxfs is a link, so the same holds for it: when another clone built it,
+# its objects go and it is rebuilt from this clone's files.
 ksync() {
 	mkdir -p "$KBSRC"
-	rsync -a --delete --chmod=Fugo-w --exclude=/.git "$KSRC/" "$KBSRC/"
+	local was
+	was=$(readlink "$KBSRC/fs/daxfs" 2>/dev/null || true)
+	rsync -rlpD --checksum --delete --chmod=Fugo-w --exclude=/.git "$KSRC/" "$KBSRC/"
+	if [ "$was" != "$(readlink "$KBSRC/fs/daxfs" 2>/dev/null || true)" ]; then
+		rm -rf "$KOUT/fs/daxfs"
+	fi
 }
 
 # kmake ARGS...: sync the copy, then make with the project's toolchain.
