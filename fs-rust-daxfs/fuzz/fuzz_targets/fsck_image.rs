@@ -28,7 +28,7 @@ fn fsck(img: &[u8]) {
     let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", fd));
     let r = daxfs_tools::fsck::fsck(
         &path,
-        daxfs_tools::fsck::Options { mode: daxfs_tools::fsck::Mode::No, verbose: false },
+        daxfs_tools::fsck::Options { mode: daxfs_tools::fsck::Mode::No, ..Default::default() },
     );
     assert!([0, 1, 4, 8].contains(&r.exit));
 }

@@ -30,11 +30,13 @@ use daxfs_format::{Block, Error, Layout, BLOCK_SIZE, BLOCK_SIZE_U64, GROUP_BLOCK
 use crate::alloc::Alloc;
 use crate::dev::Dev;
 use crate::fs::Fs;
+use crate::util::format_uuid;
 
 /// How much fsck may write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
-    /// `-n`: never write.
+    /// `-n`: never write (the default).
+    #[default]
     No,
     /// `-p` / `-a`: repair what is safe without asking.
     Preen,
@@ -277,7 +279,7 @@ impl Report {
 }
 
 /// Options.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     /// Write policy.
     pub mode: Mode,
@@ -285,10 +287,20 @@ pub struct Options {
     pub verbose: bool,
 }
 
-/// Runs fsck on `path`.
+/// Runs fsck on `path`. A bad primary superblock is replaced by the
+/// backup found by [`find_backup`].
 pub fn fsck(path: &Path, opts: Options) -> Report {
+    fsck_with_backup(path, opts, None)
+}
+
+/// Runs fsck on `path`; with `Some(backup_block)` (`-b BLOCK`, like
+/// `e2fsck -b`) it uses the backup superblock in that block, which must
+/// name itself as the backup, instead of the primary, and reports a
+/// primary that is invalid or differs from it as `SB_PRIMARY` (rewritten
+/// from the backup by `-p`/`-y`). Without it, as [`fsck`].
+pub fn fsck_with_backup(path: &Path, opts: Options, backup_block: Option<u64>) -> Report {
     let mut r = Report::default();
-    match run(path, opts, &mut r) {
+    match run(path, opts, backup_block, &mut r) {
         Ok(()) => {}
         Err(e) => {
             r.lines
@@ -321,80 +333,231 @@ fn note(r: &mut Report, p: &Problem, fixed: bool, mode: Mode) {
     }
 }
 
-fn run(path: &Path, opts: Options, r: &mut Report) -> Result<(), String> {
+/// Where the backup superblock fsck used was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupSource {
+    /// The block the damaged primary's raw `backup_sb_block` field names.
+    PrimaryField,
+    /// The device's last block (a filesystem that fills its device).
+    DeviceEnd,
+    /// Named with `-b` ([`fsck_with_backup`]).
+    Option,
+}
+
+impl BackupSource {
+    /// How the block was found, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BackupSource::PrimaryField => "named by the primary's backup_sb_block field",
+            BackupSource::DeviceEnd => "the device's last block",
+            BackupSource::Option => "named by -b",
+        }
+    }
+}
+
+/// Reads the superblock in block `blk` as a backup superblock: it must
+/// decode, name `blk` as its own backup block and fit on the device.
+pub fn read_backup(dev: &Dev, blk: u64) -> Result<Superblock, String> {
+    let blocks = dev.blocks();
+    if blk == 0 {
+        return Err("block 0 holds the primary superblock".into());
+    }
+    if blk >= blocks {
+        return Err(format!(
+            "block {} is outside the device (blocks 1 ... {})",
+            blk,
+            blocks.saturating_sub(1)
+        ));
+    }
+    let mut b = [0u8; SB_SIZE];
+    dev.read_at(blk * BLOCK_SIZE_U64, &mut b)
+        .map_err(|e| e.to_string())?;
+    let sb = Superblock::decode(&b).map_err(|e| e.to_string())?;
+    if sb.layout.backup_sb_block != blk {
+        return Err(format!(
+            "superblock of a filesystem whose backup is in block {}",
+            sb.layout.backup_sb_block
+        ));
+    }
+    if sb.layout.block_count > blocks {
+        return Err(format!(
+            "superblock of a {}-block filesystem on a {}-block device",
+            sb.layout.block_count, blocks
+        ));
+    }
+    Ok(sb)
+}
+
+/// Where the backup superblock is looked for when the primary (raw bytes
+/// `primary`) does not decode, most likely first, as the kernel's
+/// `format::txn::read_superblock` does: the block the primary's own
+/// (unvalidated) `backup_sb_block` field names if it is on the device,
+/// which is right whenever the damage spared that field, also on a
+/// filesystem smaller than its device (`mkfs.daxfs DEV SIZE`); then the
+/// last block of a `dev_blocks`-block device (mkfs without a size). A
+/// backup anywhere else is named with `-b` ([`fsck_with_backup`]).
+pub fn backup_candidates(primary: &[u8], dev_blocks: u64) -> Vec<(u64, BackupSource)> {
+    let mut v: Vec<(u64, BackupSource)> = Vec::new();
+    let named = Superblock::decode_raw(primary).map_or(0, |s| s.layout.backup_sb_block);
+    for (blk, src) in [
+        (named, BackupSource::PrimaryField),
+        (dev_blocks.saturating_sub(1), BackupSource::DeviceEnd),
+    ] {
+        if blk != 0 && blk < dev_blocks && !v.iter().any(|&(b, _)| b == blk) {
+            v.push((blk, src));
+        }
+    }
+    v
+}
+
+/// Finds the backup superblock of a filesystem whose primary (raw bytes
+/// `primary`) does not decode: the first of [`backup_candidates`] that
+/// [`read_backup`] accepts. A superblock in the device's last block is
+/// not taken when the primary still carries the daxfs magic and a
+/// different UUID: it is then the backup of an earlier filesystem on the
+/// device, and restoring it would lay that filesystem's layout over this
+/// one (`-b` overrides). The error says what each candidate held.
+pub fn find_backup(dev: &Dev, primary: &[u8]) -> Result<(u64, BackupSource, Superblock), String> {
+    let raw = Superblock::decode_raw(primary)
+        .ok()
+        .filter(|_| primary.get(..8) == Some(&SB_MAGIC.to_le_bytes()[..]));
+    let mut why = Vec::new();
+    for (blk, src) in backup_candidates(primary, dev.blocks()) {
+        let r = read_backup(dev, blk).and_then(|sb| match &raw {
+            Some(p) if src == BackupSource::DeviceEnd && p.uuid != sb.uuid => Err(format!(
+                "superblock of another filesystem (UUID {}; the primary's is {})",
+                format_uuid(&sb.uuid),
+                format_uuid(&p.uuid)
+            )),
+            _ => Ok(sb),
+        });
+        match r {
+            Ok(sb) => return Ok((blk, src, sb)),
+            Err(e) => why.push(format!(
+                "backup in block {} ({}): {}",
+                blk,
+                src.describe(),
+                e
+            )),
+        }
+    }
+    if why.is_empty() {
+        why.push("no block on the device to look for a backup in".into());
+    }
+    Err(why.join("; "))
+}
+
+/// Reads and checks the primary and backup superblocks. Returns the
+/// superblock to check the filesystem with, and whether it is a backup
+/// that `-b` chose over a valid primary (which must then not be re-read).
+fn superblocks(
+    dev: &Dev,
+    opts: Options,
+    backup_block: Option<u64>,
+    r: &mut Report,
+    found: &mut bool,
+) -> Result<(Superblock, bool), String> {
+    let mode = opts.mode;
+    if dev.size < SB_SIZE as u64 {
+        return Err("device too small to hold a daxfs superblock".into());
+    }
+    let mut b = [0u8; SB_SIZE];
+    dev.read_at(0, &mut b).map_err(|e| e.to_string())?;
+    let primary = Superblock::decode(&b);
+    let named = match backup_block {
+        Some(blk) => Some((
+            blk,
+            read_backup(dev, blk)
+                .map_err(|e| format!("-b {}: no valid backup superblock: {}", blk, e))?,
+        )),
+        None => None,
+    };
+    // The primary, rejected because of `why`, is replaced by the backup
+    // `bk` found in block `blk`.
+    let mut restore = |why: String, blk: u64, src: BackupSource, bk: Superblock| -> Superblock {
+        *found = true;
+        let p = Problem::new(
+            code::SB_PRIMARY,
+            format!(
+                "primary superblock: {}; using the backup in block {} ({})",
+                why,
+                blk,
+                src.describe()
+            ),
+            Some(Fix::RestorePrimary),
+        );
+        let fixed = Fix::RestorePrimary.allowed(mode) && {
+            let mut bb = [0u8; SB_SIZE];
+            bk.encode(&mut bb);
+            dev.write_at(0, &bb).is_ok()
+        };
+        note(r, &p, fixed, mode);
+        bk
+    };
+    Ok(match (primary, named) {
+        // The named backup is this filesystem's and agrees: the primary
+        // (whose counters are current) is used.
+        (Ok(sb), Some((_, bk))) if sb.same_static(&bk) => (sb, false),
+        (Ok(_), Some((blk, bk))) => (
+            restore(
+                "valid, but differs from the backup".into(),
+                blk,
+                BackupSource::Option,
+                bk,
+            ),
+            true,
+        ),
+        (Err(pe), Some((blk, bk))) => (
+            restore(pe.to_string(), blk, BackupSource::Option, bk),
+            false,
+        ),
+        (Err(pe), None) => match find_backup(dev, &b) {
+            Ok((blk, src, bk)) => (restore(pe.to_string(), blk, src, bk), false),
+            Err(be) => {
+                return Err(format!(
+                    "no valid daxfs superblock (primary: {}; {}); if the filesystem \
+                     is smaller than the device, name its backup (its last block) \
+                     with -b BLOCK",
+                    pe, be
+                ))
+            }
+        },
+        (Ok(sb), None) => {
+            let blk = sb.layout.backup_sb_block;
+            let why = match read_backup(dev, blk) {
+                Ok(bk) if bk.same_static(&sb) => None,
+                Ok(_) => Some("differs from the primary".to_string()),
+                Err(e) => Some(e),
+            };
+            if let Some(why) = why {
+                let p = Problem::new(
+                    code::SB_BACKUP,
+                    format!("backup superblock (block {}): {}", blk, why),
+                    Some(Fix::RewriteBackup),
+                );
+                *found = true;
+                let fixed = Fix::RewriteBackup.allowed(mode)
+                    && dev.blocks() >= sb.layout.block_count
+                    && crate::mkfs::write_sb(dev, &sb).is_ok();
+                note(r, &p, fixed, mode);
+            }
+            (sb, false)
+        }
+    })
+}
+
+fn run(
+    path: &Path,
+    opts: Options,
+    backup_block: Option<u64>,
+    r: &mut Report,
+) -> Result<(), String> {
     let mode = opts.mode;
     let mut dev = Dev::open(path, mode != Mode::No).map_err(|e| e.to_string())?;
     let mut found = false;
 
     // Superblocks.
-    let mut b = [0u8; SB_SIZE];
-    if dev.size < SB_SIZE as u64 {
-        return Err("device too small to hold a daxfs superblock".into());
-    }
-    dev.read_at(0, &mut b).map_err(|e| e.to_string())?;
-    let primary = Superblock::decode(&b);
-    let read_backup = |dev: &Dev, blk: u64| -> Result<Superblock, Error> {
-        let mut bb = [0u8; SB_SIZE];
-        dev.read_at(blk.checked_mul(BLOCK_SIZE_U64).ok_or(Error::Io)?, &mut bb)
-            .map_err(|_| Error::Io)?;
-        Superblock::decode(&bb)
-    };
-    let sb = match primary {
-        Ok(sb) => {
-            match read_backup(&dev, sb.layout.backup_sb_block) {
-                Ok(bk) if bk.same_static(&sb) => {}
-                other => {
-                    let why = match other {
-                        Ok(_) => "differs from the primary".to_string(),
-                        Err(e) => e.to_string(),
-                    };
-                    let p = Problem::new(
-                        code::SB_BACKUP,
-                        format!(
-                            "backup superblock (block {}): {}",
-                            sb.layout.backup_sb_block, why
-                        ),
-                        Some(Fix::RewriteBackup),
-                    );
-                    found = true;
-                    let fixed = p.fix.as_ref().is_some_and(|f| f.allowed(mode))
-                        && dev.blocks() >= sb.layout.block_count
-                        && crate::mkfs::write_sb(&dev, &sb).is_ok();
-                    note(r, &p, fixed, mode);
-                }
-            }
-            sb
-        }
-        Err(pe) => {
-            let bblk = dev.blocks().saturating_sub(1);
-            match read_backup(&dev, bblk) {
-                Ok(bk) => {
-                    found = true;
-                    let p = Problem::new(
-                        code::SB_PRIMARY,
-                        format!(
-                            "primary superblock: {}; using the backup in block {}",
-                            pe, bblk
-                        ),
-                        Some(Fix::RestorePrimary),
-                    );
-                    let fixed = Fix::RestorePrimary.allowed(mode) && {
-                        let mut bb = [0u8; SB_SIZE];
-                        bk.encode(&mut bb);
-                        dev.write_at(0, &bb).is_ok()
-                    };
-                    note(r, &p, fixed, mode);
-                    bk
-                }
-                Err(be) => {
-                    return Err(format!(
-                        "no valid daxfs superblock (primary: {}; backup in block {}: {})",
-                        pe, bblk, be
-                    ))
-                }
-            }
-        }
-    };
+    let (sb, pinned) = superblocks(&dev, opts, backup_block, r, &mut found)?;
     let layout = sb.layout;
     if dev.blocks() < layout.block_count {
         let p = Problem::new(
@@ -505,15 +668,16 @@ fn run(path: &Path, opts: Options, r: &mut Report) -> Result<(), String> {
         },
     }
 
-    // Re-read the superblock: a replayed transaction may have changed it.
-    let sb = if mode != Mode::No {
+    // Re-read the superblock: a replayed transaction may have changed it
+    // (with -n the replay is laid over the read). A primary that `-b`
+    // overrode is used only if it now agrees with the backup.
+    let sb = {
         let mut b = [0u8; SB_SIZE];
         dev.read_at(0, &mut b).map_err(|e| e.to_string())?;
-        Superblock::decode(&b).unwrap_or(sb)
-    } else {
-        let mut b = [0u8; SB_SIZE];
-        dev.read_at(0, &mut b).map_err(|e| e.to_string())?;
-        Superblock::decode(&b).unwrap_or(sb)
+        Superblock::decode(&b)
+            .ok()
+            .filter(|p| !pinned || p.same_static(&sb))
+            .unwrap_or(sb)
     };
     let mut fs = Fs::with_sb(dev, sb);
 

@@ -201,6 +201,19 @@ pub fn mkfs(opts: &MkfsOptions) -> Result<MkfsOutcome, String> {
             .map_err(io)?;
         dev.zero_range(layout.backup_sb_block * BLOCK_SIZE_U64, BLOCK_SIZE_U64)
             .map_err(io)?;
+        // On a device larger than the filesystem, a backup superblock an
+        // earlier whole-device filesystem left in the device's last block
+        // would be taken for this filesystem's backup (fsck and mount look
+        // there when the primary names no valid one): wipe it.
+        let last = dev.blocks() - 1;
+        let mut m = [0u8; 8];
+        if last > layout.backup_sb_block
+            && dev.read_at(last * BLOCK_SIZE_U64, &mut m).is_ok()
+            && m == SB_MAGIC.to_le_bytes()
+        {
+            dev.zero_range(last * BLOCK_SIZE_U64, BLOCK_SIZE_U64)
+                .map_err(io)?;
+        }
     }
 
     let fs = Fs::with_sb(dev, sb);
@@ -534,6 +547,7 @@ pub fn summary(path: &Path, sb: &Superblock) -> String {
          data     ={:<22} bsize={:<6} blocks={}, size={}\n\
          \x20        ={:<22} datastart={}, dblocks={}, dfree={}\n\
          \x20        ={:<22} groups={} (2 MiB, aligned), huge-page ready\n\
+         \x20        ={:<22} backup superblock in block {}\n\
          naming   ={:<22} bsize={:<6} namelen=255\n\
          log      ={:<22} bsize={:<6} blocks={}, start={}\n\
          mount    =reads {} at most (superblock + journal), independent of size\n",
@@ -559,6 +573,8 @@ pub fn summary(path: &Path, sb: &Superblock) -> String {
         sb.free_blocks,
         "",
         l.group_count,
+        "",
+        l.backup_sb_block,
         "hashed b+tree",
         BLOCK_SIZE,
         "internal journal",

@@ -114,3 +114,74 @@ fn mkfs_and_fsck_on_a_loop_device() {
     drop(lo);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn sized_mkfs_on_a_loop_device_wipes_a_stale_backup() {
+    use std::os::unix::fs::FileExt;
+    let dir = common::scratch("blockdev-sized");
+    let file = dir.join("backing");
+    std::fs::File::create(&file)
+        .unwrap()
+        .set_len(48 << 20)
+        .unwrap();
+    let Some(lo) = attach(&file) else {
+        eprintln!("skipped: cannot attach a loop device");
+        std::fs::remove_dir_all(&dir).unwrap();
+        return;
+    };
+    let dev = lo.0.clone();
+    let run = |cmd: &str, args: &[&str]| -> (i32, String) {
+        let out = Command::new(cmd).args(args).arg(&dev).output().unwrap();
+        let s = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), s)
+    };
+    let magic = |blk: u64| -> bool {
+        let mut m = [0u8; 8];
+        std::fs::File::open(&dev)
+            .unwrap()
+            .read_exact_at(&mut m, blk * 4096)
+            .unwrap();
+        m == daxfs_format::superblock::SB_MAGIC.to_le_bytes()
+    };
+    // A whole-device filesystem leaves its backup in block 12287.
+    assert_eq!(run(MKFS, &["-q"]).0, 0);
+    assert!(magic(12287));
+    // A 16 MiB one keeps its backup in block 4095 and wipes the stale one,
+    // which fsck (and mount) would otherwise take for its backup.
+    let out = Command::new(MKFS)
+        .args(["-q", "-f"])
+        .arg(&dev)
+        .arg("16M")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(magic(4095));
+    assert!(
+        !magic(12287),
+        "stale backup left in the device's last block"
+    );
+    assert_eq!(run(FSCK, &["-n"]).0, 0);
+    // Primary lost: not found without -b, repaired with it.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&dev)
+        .unwrap()
+        .write_all_at(&[0u8; 4096], 0)
+        .unwrap();
+    let (rc, out) = run(FSCK, &["-n"]);
+    assert_eq!(rc, 8, "{}", out);
+    let (rc, out) = run(FSCK, &["-y", "-b", "4095"]);
+    assert_eq!(rc, 1, "{}", out);
+    let (rc, out) = run(FSCK, &["-n"]);
+    assert_eq!(rc, 0, "{}", out);
+    drop(lo);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -682,3 +682,475 @@ fn no_superblock_is_operational_error() {
     assert_eq!(out.status.code(), Some(16));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs the fsck binary; returns its exit code and stdout + stderr.
+fn fsck_bin(args: &[&str], img: &Path) -> (i32, String) {
+    let out = Command::new(FSCK).args(args).arg(img).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// A 64 MiB filesystem on a 128 MiB image (`mkfs.daxfs IMG 64M`, as
+/// xfstests' `_scratch_mkfs_sized` does): its backup superblock is in its
+/// own last block (16383), not the device's (32767).
+fn sized_base(dir: &Path) -> (PathBuf, Superblock) {
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("f"), vec![7u8; 5 * 4096 + 17]).unwrap();
+    std::fs::write(src.join("d/g"), b"gee").unwrap();
+    let img = dir.join("sized.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(128 << 20)
+        .unwrap();
+    let sb = common::make_image(&img, 64 << 20, Some(&src));
+    assert_eq!(std::fs::metadata(&img).unwrap().len(), 128 << 20);
+    assert_eq!(sb.layout.block_count, 16384);
+    assert_eq!(sb.layout.backup_sb_block, 16383);
+    let r = common::check(&img, Mode::No);
+    assert_eq!(r.exit, EXIT_OK, "sized image not clean: {:?}", r.lines);
+    (img, sb)
+}
+
+/// The filesystem on `img` is `sb`'s, with its data, and fsck left the
+/// device's last block alone.
+fn assert_sized_intact(img: &Path, sb: &Superblock, what: &str) {
+    let fs = Fs::open(img, false).unwrap();
+    assert!(fs.sb.same_static(sb), "{}: primary not restored", what);
+    let ino = fs.lookup_path("f").unwrap();
+    assert_eq!(
+        fs.read_file(ino).unwrap(),
+        vec![7u8; 5 * 4096 + 17],
+        "{}",
+        what
+    );
+    let mut b = [0u8; SB_SIZE];
+    fs.dev.read_at(16383 * 4096, &mut b).unwrap();
+    assert!(Superblock::decode(&b).unwrap().same_static(sb), "{}", what);
+    let mut last = [0u8; BLOCK_SIZE];
+    fs.dev.read_block(32767, &mut last).unwrap();
+    assert!(
+        last.iter().all(|&x| x == 0),
+        "{}: fsck wrote to the device's last block",
+        what
+    );
+}
+
+#[test]
+fn sized_filesystem_primary_superblock_repair() {
+    let dir = common::scratch("sized");
+    let (base, sb) = sized_base(&dir);
+    let mut rng = common::Rng(0xb5c);
+    let mut garbage = [0u8; SB_SIZE];
+    rng.bytes(&mut garbage);
+    // (name, damage, whether fsck finds the backup without -b: it does
+    // when the primary's raw fields still name block 16383).
+    type Damage = Box<dyn Fn(&Img)>;
+    let cases: Vec<(&str, Damage, bool)> = vec![
+        (
+            "checksum",
+            Box::new(|i| i.flip(SB_OFF_CHECKSUM as u64, 0x01)),
+            true,
+        ),
+        ("magic", Box::new(|i| i.flip(3, 0x10)), true),
+        (
+            "geometry",
+            Box::new(|i| i.write(SB_OFF_BLOCK_COUNT as u64, &16000u64.to_le_bytes())),
+            true,
+        ),
+        (
+            "zeroed",
+            Box::new(|i| i.write(0, &[0u8; BLOCK_SIZE])),
+            false,
+        ),
+        ("garbage", Box::new(move |i| i.write(0, &garbage)), false),
+        (
+            "backup-field",
+            Box::new(|i| i.write(SB_OFF_BACKUP_SB_BLOCK as u64, &100u64.to_le_bytes())),
+            false,
+        ),
+    ];
+    for (name, inject, auto) in &cases {
+        let path = dir.join(format!("{}.img", name));
+        std::fs::copy(&base, &path).unwrap();
+        inject(&Img { path: path.clone() });
+        let before = std::fs::read(&path).unwrap();
+        // -n: reported (or, when the backup cannot be found, exit 8 with
+        // a hint to use -b), nothing written.
+        let (rc, out) = fsck_bin(&["-n"], &path);
+        if *auto {
+            assert_eq!(rc, EXIT_UNCORRECTED, "{}: {}", name, out);
+            assert!(
+                out.contains("[SB_PRIMARY]")
+                    && out.contains(
+                        "using the backup in block 16383 \
+                         (named by the primary's backup_sb_block field)"
+                    ),
+                "{}: {}",
+                name,
+                out
+            );
+            let r = common::check(&path, Mode::No);
+            assert!(r.has(code::SB_PRIMARY), "{}: {:?}", name, r.lines);
+            assert_eq!(r.problems.len(), 1, "{}: {:?}", name, r.lines);
+        } else {
+            assert_eq!(rc, 8, "{}: {}", name, out);
+            assert!(
+                out.contains("no valid daxfs superblock") && out.contains("-b BLOCK"),
+                "{}: {}",
+                name,
+                out
+            );
+        }
+        eprintln!("{:<14} {}", name, out.lines().next().unwrap_or(""));
+        // -n -b names the backup: always found.
+        let (rc, out) = fsck_bin(&["-n", "-b", "16383"], &path);
+        assert_eq!(rc, EXIT_UNCORRECTED, "{}: -n -b: {}", name, out);
+        assert!(
+            out.contains("[SB_PRIMARY]")
+                && out.contains("using the backup in block 16383 (named by -b)"),
+            "{}: {}",
+            name,
+            out
+        );
+        assert!(
+            std::fs::read(&path).unwrap() == before,
+            "{}: -n wrote",
+            name
+        );
+        // -p (safe) and -y repair from the backup; then clean.
+        let p = dir.join(format!("{}-p.img", name));
+        std::fs::copy(&path, &p).unwrap();
+        let (rc, out) = if *auto {
+            fsck_bin(&["-p"], &p)
+        } else {
+            fsck_bin(&["-p", "--backup", "16383"], &p)
+        };
+        assert_eq!(rc, EXIT_CORRECTED, "{}: -p: {}", name, out);
+        assert_eq!(fsck_bin(&["-n"], &p).0, EXIT_OK, "{}: after -p", name);
+        assert_sized_intact(&p, &sb, name);
+        std::fs::remove_file(&p).unwrap();
+        let (rc, out) = if *auto {
+            fsck_bin(&["-y"], &path)
+        } else {
+            fsck_bin(&["-y", "-b16383"], &path)
+        };
+        assert_eq!(rc, EXIT_CORRECTED, "{}: -y: {}", name, out);
+        assert!(out.contains("[SB_PRIMARY]") && out.contains("- fixed"));
+        let (rc, out) = fsck_bin(&["-n"], &path);
+        assert_eq!(rc, EXIT_OK, "{}: after -y: {}", name, out);
+        assert_sized_intact(&path, &sb, name);
+        std::fs::remove_file(&path).unwrap();
+    }
+    // The library option.
+    let path = dir.join("lib.img");
+    std::fs::copy(&base, &path).unwrap();
+    Img { path: path.clone() }.write(0, &[0u8; SB_SIZE]);
+    let r = daxfs_tools::fsck::fsck_with_backup(
+        &path,
+        daxfs_tools::fsck::Options {
+            mode: Mode::Yes,
+            ..Default::default()
+        },
+        Some(16383),
+    );
+    assert_eq!(r.exit, EXIT_CORRECTED, "{:?}", r.lines);
+    assert_eq!(common::check(&path, Mode::No).exit, EXIT_OK);
+    assert_sized_intact(&path, &sb, "lib");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sized_filesystem_backup_option() {
+    let dir = common::scratch("sized-b");
+    let (base, sb) = sized_base(&dir);
+    // A clean filesystem whose backup is named: clean.
+    assert_eq!(fsck_bin(&["-n", "-b", "16383"], &base).0, EXIT_OK);
+    // Blocks that hold no backup of its own: operational error, even with
+    // a valid primary.
+    for blk in ["32767", "16382", "1", "200000", "18446744073709551615"] {
+        let (rc, out) = fsck_bin(&["-n", "-b", blk], &base);
+        assert_eq!(rc, 8, "-b {}: {}", blk, out);
+        assert!(
+            out.contains(&format!("-b {}: no valid backup superblock", blk)),
+            "-b {}: {}",
+            blk,
+            out
+        );
+    }
+    // A block of random bytes (outside the filesystem, on the device).
+    let garbage = dir.join("garbage.img");
+    std::fs::copy(&base, &garbage).unwrap();
+    let mut junk = [0u8; BLOCK_SIZE];
+    common::Rng(0x6a6b).bytes(&mut junk);
+    Img {
+        path: garbage.clone(),
+    }
+    .write(20000 * 4096, &junk);
+    for mode in ["-n", "-p", "-y"] {
+        let before = std::fs::read(&garbage).unwrap();
+        let (rc, out) = fsck_bin(&[mode, "-b", "20000"], &garbage);
+        assert_eq!(rc, 8, "{} -b 20000: {}", mode, out);
+        assert!(
+            out.contains("-b 20000: no valid backup superblock: bad magic"),
+            "{} -b 20000: {}",
+            mode,
+            out
+        );
+        assert!(std::fs::read(&garbage).unwrap() == before, "{} wrote", mode);
+    }
+    // --dump reads through the named backup.
+    Img {
+        path: garbage.clone(),
+    }
+    .write(0, &[0u8; SB_SIZE]);
+    assert_eq!(fsck_bin(&["--dump"], &garbage).0, 8);
+    let (rc, out) = fsck_bin(&["--dump", "-b", "16383"], &garbage);
+    assert_eq!(rc, 0, "{}", out);
+    assert!(
+        out.contains(&format!(
+            "uuid {}",
+            daxfs_tools::util::format_uuid(&sb.uuid)
+        )),
+        "{}",
+        out
+    );
+    assert_eq!(fsck_bin(&["--dump", "-b", "20000"], &garbage).0, 8);
+    // Usage errors.
+    for args in [&["-n", "-b", "0"][..], &["-n", "-b", "x"], &["-n", "-b"]] {
+        assert_eq!(fsck_bin(args, &base).0, 16, "{:?}", args);
+    }
+    let (rc, out) = fsck_bin(&["--help"], &base);
+    assert_eq!(rc, 0);
+    assert!(out.contains("-b BLOCK, --backup BLOCK"), "{}", out);
+    // A superblock that names another block as its backup is not taken
+    // for a backup: a 64 MiB filesystem's superblock copied into the
+    // device's last block.
+    let path = dir.join("misplaced.img");
+    std::fs::copy(&base, &path).unwrap();
+    let img = Img { path: path.clone() };
+    let mut b = [0u8; SB_SIZE];
+    sb.encode(&mut b);
+    img.write(32767 * 4096, &b);
+    img.write(0, &[0u8; SB_SIZE]);
+    let (rc, out) = fsck_bin(&["-n"], &path);
+    assert_eq!(rc, 8, "{}", out);
+    assert!(out.contains("whose backup is in block 16383"), "{}", out);
+    assert_eq!(fsck_bin(&["-n", "-b", "32767"], &path).0, 8);
+    assert_eq!(fsck_bin(&["-y", "-b", "16383"], &path).0, EXIT_CORRECTED);
+    assert_eq!(fsck_bin(&["-n"], &path).0, EXIT_OK);
+    // A backup that differs from a valid primary: without -b the backup
+    // is rewritten from the primary (in block 16383, not the device's
+    // last block); with -b the primary is rewritten from the backup.
+    let mut other = sb;
+    other.set_label(b"from the backup").unwrap();
+    other.encode(&mut b);
+    for (args, label) in [
+        (&["-p"][..], &b""[..]),
+        (&["-y", "-b", "16383"][..], &b"from the backup"[..]),
+    ] {
+        let path = dir.join("differs.img");
+        std::fs::copy(&base, &path).unwrap();
+        Img { path: path.clone() }.write(16383 * 4096, &b);
+        let before = std::fs::read(&path).unwrap();
+        let mut n = vec!["-n"];
+        n.extend_from_slice(&args[1..]);
+        let (rc, out) = fsck_bin(&n, &path);
+        assert_eq!(rc, EXIT_UNCORRECTED, "{:?}: {}", n, out);
+        let want = if args.len() == 1 {
+            "[SB_BACKUP] backup superblock (block 16383): differs from the primary"
+        } else {
+            "[SB_PRIMARY] primary superblock: valid, but differs from the backup; \
+             using the backup in block 16383 (named by -b)"
+        };
+        assert!(out.contains(want), "{:?}: {}", n, out);
+        assert!(std::fs::read(&path).unwrap() == before, "{:?} wrote", n);
+        let (rc, out) = fsck_bin(args, &path);
+        assert_eq!(rc, EXIT_CORRECTED, "{:?}: {}", args, out);
+        let (rc, out) = fsck_bin(&["-n"], &path);
+        assert_eq!(rc, EXIT_OK, "after {:?}: {}", args, out);
+        let fs = Fs::open(&path, false).unwrap();
+        assert_eq!(fs.sb.label_bytes(), label, "{:?}", args);
+        let mut bk = [0u8; SB_SIZE];
+        fs.dev.read_at(16383 * 4096, &mut bk).unwrap();
+        assert_eq!(Superblock::decode(&bk).unwrap().label_bytes(), label);
+        let mut last = [0u8; SB_SIZE];
+        fs.dev.read_at(32767 * 4096, &mut last).unwrap();
+        assert!(last.iter().all(|&x| x == 0), "{:?}", args);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A filesystem that fills its 32 MiB image: its backup is the device's
+/// last block (8191).
+fn whole_base(dir: &Path, name: &str) -> (PathBuf, Superblock) {
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), vec![9u8; 3 * 4096 + 5]).unwrap();
+    let img = dir.join(name);
+    let sb = common::make_image(&img, 32 << 20, Some(&src));
+    assert_eq!(sb.layout.backup_sb_block, 8191);
+    assert_eq!(std::fs::metadata(&img).unwrap().len(), 8192 * 4096);
+    (img, sb)
+}
+
+#[test]
+fn primary_superblock_lost_backup_in_the_device_last_block() {
+    let dir = common::scratch("whole-sb");
+    let (base, sb) = whole_base(&dir, "base.img");
+    let mut junk = [0u8; SB_SIZE];
+    common::Rng(0x1234).bytes(&mut junk);
+    // Damage that leaves no usable backup_sb_block field in the primary:
+    // the backup is found in the device's last block.
+    type Damage = Box<dyn Fn(&Img)>;
+    let cases: Vec<(&str, Damage, &str)> = vec![
+        (
+            "zeroed",
+            Box::new(|i| i.write(0, &[0u8; BLOCK_SIZE])),
+            "bad magic",
+        ),
+        ("garbage", Box::new(move |i| i.write(0, &junk)), "bad magic"),
+        (
+            "backup-field",
+            Box::new(|i| i.write(SB_OFF_BACKUP_SB_BLOCK as u64, &7u64.to_le_bytes())),
+            "bad checksum",
+        ),
+    ];
+    for (name, inject, why) in &cases {
+        let path = dir.join(format!("{}.img", name));
+        std::fs::copy(&base, &path).unwrap();
+        inject(&Img { path: path.clone() });
+        let before = std::fs::read(&path).unwrap();
+        let (rc, out) = fsck_bin(&["-n"], &path);
+        assert_eq!(rc, EXIT_UNCORRECTED, "{}: {}", name, out);
+        assert!(
+            out.contains(&format!("[SB_PRIMARY] primary superblock: {}", why))
+                && out.contains(
+                    "using the backup in block 8191 (the device's last block) - not fixed (-n)"
+                ),
+            "{}: {}",
+            name,
+            out
+        );
+        eprintln!("{:<14} {}", name, out.lines().next().unwrap_or(""));
+        assert!(
+            std::fs::read(&path).unwrap() == before,
+            "{}: -n wrote",
+            name
+        );
+        let (rc, out) = fsck_bin(&["-p"], &path);
+        assert_eq!(rc, EXIT_CORRECTED, "{}: -p: {}", name, out);
+        assert!(out.contains("- fixed"), "{}: {}", name, out);
+        let (rc, out) = fsck_bin(&["-n"], &path);
+        assert_eq!(rc, EXIT_OK, "{}: after -p: {}", name, out);
+        let fs = Fs::open(&path, false).unwrap();
+        assert!(fs.sb.same_static(&sb), "{}", name);
+        let ino = fs.lookup_path("f").unwrap();
+        assert_eq!(fs.read_file(ino).unwrap(), vec![9u8; 3 * 4096 + 5]);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn both_superblocks_bad_is_operational_error() {
+    let dir = common::scratch("both-sb");
+    // Whole device: primary zeroed, backup's checksum broken.
+    let (path, _) = whole_base(&dir, "whole.img");
+    let img = Img { path: path.clone() };
+    img.write(0, &[0u8; SB_SIZE]);
+    img.flip(8191 * 4096 + SB_OFF_LABEL as u64, 0x40);
+    let before = std::fs::read(&path).unwrap();
+    for mode in ["-n", "-p", "-y"] {
+        let (rc, out) = fsck_bin(&[mode], &path);
+        assert_eq!(rc, 8, "{}: {}", mode, out);
+        assert!(
+            out.contains("no valid daxfs superblock (primary: bad magic")
+                && out.contains("backup in block 8191 (the device's last block): bad checksum")
+                && out.contains("with -b BLOCK"),
+            "{}: {}",
+            mode,
+            out
+        );
+        assert!(std::fs::read(&path).unwrap() == before, "{} wrote", mode);
+    }
+    eprintln!("{}", fsck_bin(&["-n"], &path).1.trim_end());
+    let (rc, out) = fsck_bin(&["-y", "-b", "8191"], &path);
+    assert_eq!(rc, 8, "{}", out);
+    assert!(
+        out.contains("-b 8191: no valid backup superblock: bad checksum"),
+        "{}",
+        out
+    );
+    let r = daxfs_tools::fsck::fsck(
+        &path,
+        daxfs_tools::fsck::Options {
+            mode: Mode::Yes,
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.exit, 8, "{:?}", r.lines);
+    assert!(r.problems.is_empty());
+
+    // Sized: both places are tried and named.
+    let (path, _) = sized_base(&dir);
+    let img = Img { path: path.clone() };
+    img.flip(SB_OFF_CHECKSUM as u64, 1);
+    img.write(16383 * 4096, &[0xa5u8; SB_SIZE]);
+    let (rc, out) = fsck_bin(&["-p"], &path);
+    assert_eq!(rc, 8, "{}", out);
+    assert!(
+        out.contains("primary: bad checksum")
+            && out.contains(
+                "backup in block 16383 (named by the primary's backup_sb_block field): bad magic"
+            )
+            && out.contains("backup in block 32767 (the device's last block): bad magic"),
+        "{}",
+        out
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn stale_backup_of_another_filesystem_is_not_restored() {
+    let dir = common::scratch("stale-sb");
+    // An earlier whole-device filesystem left its backup in the device's
+    // last block (an older mkfs did not wipe it) under a 64 MiB one.
+    let old = dir.join("old.img");
+    let old_sb = common::make_image(&old, 128 << 20, None);
+    assert_eq!(old_sb.layout.backup_sb_block, 32767);
+    let mut stale = [0u8; SB_SIZE];
+    Img { path: old.clone() }.read(32767 * 4096, &mut stale);
+    let (base, sb) = sized_base(&dir);
+    assert_ne!(sb.uuid, old_sb.uuid);
+    let path = dir.join("stale.img");
+    std::fs::copy(&base, &path).unwrap();
+    let img = Img { path: path.clone() };
+    img.write(32767 * 4096, &stale);
+    // The primary keeps its magic and UUID but no longer names its
+    // backup: the earlier filesystem's superblock is refused.
+    img.write(SB_OFF_BACKUP_SB_BLOCK as u64, &7u64.to_le_bytes());
+    let before = std::fs::read(&path).unwrap();
+    let (rc, out) = fsck_bin(&["-p"], &path);
+    assert_eq!(rc, 8, "{}", out);
+    assert!(
+        out.contains(&format!(
+            "backup in block 32767 (the device's last block): superblock of another \
+             filesystem (UUID {}; the primary's is {})",
+            daxfs_tools::util::format_uuid(&old_sb.uuid),
+            daxfs_tools::util::format_uuid(&sb.uuid)
+        )),
+        "{}",
+        out
+    );
+    assert!(std::fs::read(&path).unwrap() == before, "-p wrote");
+    // Its own backup, named, repairs it.
+    let (rc, out) = fsck_bin(&["-p", "-b", "16383"], &path);
+    assert_eq!(rc, EXIT_CORRECTED, "{}", out);
+    assert_eq!(fsck_bin(&["-n"], &path).0, EXIT_OK);
+    assert!(Fs::open(&path, false).unwrap().sb.same_static(&sb));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -207,7 +207,7 @@ pub fn check(img: &Path, mode: Mode) -> Report {
         img,
         Options {
             mode,
-            verbose: false,
+            ..Default::default()
         },
     )
 }
