@@ -2,8 +2,8 @@
 
 //! Namespace and block-map operations, each inside one running
 //! [`Txn`] (they never commit): create, symlink, tmpfile, link, unlink,
-//! rmdir, rename, block allocation, unwritten conversion, truncate and
-//! freeing an unlinked inode.
+//! rmdir, rename, block allocation, unwritten conversion, truncate, hole
+//! punching and freeing an unlinked inode.
 //!
 //! Every operation takes the caller's copies of the in-core inodes it
 //! involves, updates them and writes every changed inode with
@@ -14,8 +14,8 @@
 //! Times follow POSIX from the caller's `now`: a directory gains or loses
 //! an entry: its `mtime` and `ctime`; an inode gains or loses a link or is
 //! renamed: its `ctime`. Block-map operations ([`op_alloc`],
-//! [`op_convert`], [`op_truncate`]) change no time; the caller sets
-//! `mtime`/`ctime` for writes and truncation.
+//! [`op_convert`], [`op_truncate`], [`op_punch`]) change no time; the
+//! caller sets `mtime`/`ctime` for writes, truncation and hole punching.
 //!
 //! Link counts: a directory has `2 + subdirectories`, its `parent` field
 //! is its parent directory. An inode whose count drops to 0 goes on the
@@ -29,8 +29,8 @@
 use super::btree::{NodeStore, Scratch, Tree, TreeType};
 use super::dir::{dir_destroy, dir_init, dir_insert, dir_remove, validate_name};
 use super::extent::{
-    map_destroy, map_insert, map_next, map_remove, map_update, Extent, EXTENT_UNWRITTEN,
-    EXTENT_VALUE_SIZE, INLINE_EXTENTS, MAX_FILE_BLOCKS,
+    map_destroy, map_insert, map_next, map_remove, map_update, Extent, EXTENT_SEALED,
+    EXTENT_UNWRITTEN, EXTENT_VALUE_SIZE, INLINE_EXTENTS, MAX_FILE_BLOCKS,
 };
 use super::inode::{
     mode_to_dtype, Inode, Timespec, INODE_FLAG_SEALED, INODE_MAP_SIZE, MAP_BTREE, MAP_EXTENTS,
@@ -781,6 +781,118 @@ pub fn op_truncate<M: Medium + ?Sized>(
     let done = free_extents_from(t, s, ino, inode, boundary, budget)?;
     if done && inode.map_kind == MAP_BTREE && inode.map_count == 0 {
         let ctx = t.ctx();
+        map_destroy(inode, ino, &ctx, t, s)?;
+    }
+    t.write_inode(ino, inode)?;
+    Ok(done)
+}
+
+/// Free slots a hole-punching step that splits an extent may need: the
+/// removal or trim, the insertion of the right part (a tree path whose
+/// nodes may all split, or the conversion of a full inline map into a
+/// tree), the freed blocks' bitmaps and group table, the inode.
+const SPLIT_SLOTS: usize = 2 * STEP_SLOTS;
+
+/// Removes the mapping of file blocks `[lblk, end)` of regular file `ino`
+/// (`fallocate(FALLOC_FL_PUNCH_HOLE)`), freeing their blocks: extents
+/// inside the range are removed, an extent straddling a boundary is
+/// trimmed ([`map_update`]) and one straddling both is split in two (a
+/// trim and a [`map_insert`] of the right part with the same flags, so an
+/// `UNWRITTEN` extent stays unwritten on both sides and keeps its physical
+/// blocks; a split of a full inline map converts it into a tree). Leaves
+/// `size` alone: a punch past the end of the file frees preallocated
+/// blocks there.
+///
+/// Works in steps like [`op_truncate`]: each step frees at most
+/// [`FREE_CHUNK`] blocks of one extent (the last blocks of its part inside
+/// the range first, so an extent's own mapping only ever shrinks at its
+/// end and its key never changes), at most `budget` steps per call (at
+/// least one), and no step after the first starts with fewer than
+/// [`STEP_SLOTS`] free slots (twice that for a split); `Ok(false)` =
+/// commit and call again, with the same range, in a new transaction;
+/// `Ok(true)` = nothing is mapped in the range any more. Every step unmaps
+/// and frees in the same transaction, so the filesystem is consistent
+/// after each (a crash between transactions leaves the range partly
+/// punched). An empty range (`lblk >= end`), a hole or a range past the
+/// last extent changes nothing (`Ok(true)`); `end` may exceed the largest
+/// file block. An extent tree left empty is released. Writes the inode;
+/// times are the caller's.
+///
+/// Sealing: a sealed inode fails with [`Error::Sealed`] (`ETXTBSY`)
+/// before anything changes, whatever the range. A SEALED extent in the
+/// range of an unsealed inode (left by a crash in the middle of sealing or
+/// unsealing) is never split or freed either: the call fails with
+/// [`Error::Sealed`] when it reaches that extent, so the caller drops the
+/// transaction; what earlier calls for the same range committed stays
+/// punched.
+pub fn op_punch<M: Medium + ?Sized>(
+    t: &mut Txn<'_, M>,
+    s: &mut Scratch,
+    ino: u64,
+    inode: &mut Inode,
+    lblk: u64,
+    end: u64,
+    budget: usize,
+) -> Result<bool> {
+    if !inode.is_reg() {
+        return Err(Error::BadField("hole punch in a non-regular file"));
+    }
+    if inode.is_sealed() {
+        return Err(Error::Sealed);
+    }
+    let end = end.min(MAX_FILE_BLOCKS);
+    if lblk >= end {
+        return Ok(true);
+    }
+    let ctx = t.ctx();
+    let mut steps = 0usize;
+    let done = loop {
+        let e = match map_next(inode, ino, &ctx, t, s, lblk)? {
+            Some(e) if e.lblk < end => e,
+            _ => break true,
+        };
+        if e.flags & EXTENT_SEALED != 0 {
+            return Err(Error::Sealed);
+        }
+        // The part of `e` inside the range is [cs, ce); this step frees
+        // its last `cut` blocks and keeps `e`'s first `keep` blocks.
+        let cs = e.lblk.max(lblk);
+        let ce = e.lend().min(end);
+        let cut = (ce - cs).min(FREE_CHUNK);
+        let keep = u32::try_from(ce - cut - e.lblk).map_err(|_| Error::Corrupt("extent len"))?;
+        let right = if e.lend() > ce {
+            Some(Extent {
+                lblk: ce,
+                pblk: e.pblk.saturating_add(ce - e.lblk),
+                len: u32::try_from(e.lend() - ce).map_err(|_| Error::Corrupt("extent len"))?,
+                flags: e.flags,
+            })
+        } else {
+            None
+        };
+        let need = if right.is_some() {
+            SPLIT_SLOTS
+        } else {
+            STEP_SLOTS
+        };
+        if steps >= budget.max(1) || (steps > 0 && t.slots_free() < need) {
+            break false;
+        }
+        if keep == 0 {
+            map_remove(inode, ino, &ctx, t, s, e.lblk)?;
+        } else {
+            map_update(inode, ino, &ctx, t, s, Extent { len: keep, ..e })?;
+        }
+        // Free before inserting the right part, so that a tree node the
+        // insertion needs can come from the blocks just freed on a full
+        // device.
+        t.free_blocks(e.pblk.saturating_add(u64::from(keep)), cut)?;
+        if let Some(r) = right {
+            map_insert(inode, ino, &ctx, t, s, r)?;
+        }
+        steps += 1;
+    };
+    if done && inode.map_kind == MAP_BTREE && inode.map_count == 0 {
         map_destroy(inode, ino, &ctx, t, s)?;
     }
     t.write_inode(ino, inode)?;

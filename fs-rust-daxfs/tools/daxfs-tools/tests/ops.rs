@@ -11,13 +11,16 @@
 mod common;
 mod txnlib;
 
+use std::collections::BTreeMap;
+
 use daxfs_format::alloc::{bit_test, count_ones, group_used};
-use daxfs_format::inode::{Inode, Timespec, S_IFREG};
+use daxfs_format::extent::{map_update, Extent, EXTENT_SEALED, EXTENT_UNWRITTEN, MAX_FILE_BLOCKS};
+use daxfs_format::inode::{Inode, Timespec, INODE_FLAG_SEALED, MAP_BTREE, MAP_EXTENTS, S_IFREG};
 use daxfs_format::ops::*;
 use daxfs_format::superblock::ROOT_INO;
 use daxfs_format::{Error, BLOCK_SIZE_U64, GROUP_BLOCKS};
 
-use txnlib::world::{count, World};
+use txnlib::world::{count, punch_ref, World};
 use txnlib::*;
 
 /// Counts the free blocks and inodes in the bitmaps of an image and
@@ -46,7 +49,7 @@ fn bitmap_free(img: &[u8]) -> (u64, u64) {
     )
 }
 
-fn random_run(seed: u64, size: u64, ops: usize, fsck_every: usize) -> World {
+fn random_run(seed: u64, size: u64, ops: usize, fsck_every: usize, punch: bool) -> World {
     let dir = common::scratch("ops-random");
     let img_path = dir.join("img");
     let img = fresh_image(size, Some(512));
@@ -54,7 +57,11 @@ fn random_run(seed: u64, size: u64, ops: usize, fsck_every: usize) -> World {
     let (env, _) = Env::open(img).unwrap();
     let mut w = World::new(env, seed);
     for n in 0..ops {
-        w.step();
+        if punch {
+            w.step_punch();
+        } else {
+            w.step();
+        }
         assert_matches(
             &w.model,
             &w.env.m.cur,
@@ -114,7 +121,7 @@ fn random_operations_match_the_model_and_fsck() {
         (0xdead_beef, 8 << 20, 700),
         (0x0bad_cafe, 6 << 20, 700),
     ] {
-        let w = random_run(seed, size, ops, 50);
+        let w = random_run(seed, size, ops, 50, false);
         for (k, v) in &w.stats {
             let t: &mut (u64, u64, u64) = total.entry(*k).or_default();
             t.0 += v.0;
@@ -494,5 +501,571 @@ fn enospc_fill_and_free() {
     assert_eq!((w.env.sb.free_blocks, w.env.sb.free_inodes), start);
     assert_fsck_clean(&w.env.m.cur, &img_path, Some(0), "emptied again");
     let _ = count(&w, "create");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- Hole punching ----
+
+fn inode(w: &World, ino: u64) -> Inode {
+    inode_of(&w.env.m.cur, &w.env.sb, ino).unwrap()
+}
+
+fn extents(w: &World, ino: u64) -> Vec<Extent> {
+    extents_of(&w.env.m.cur, &w.env.sb.ctx(), ino, &inode(w, ino))
+}
+
+/// Everything a test checks after a change: the model (namespace,
+/// extents, unwritten flags), the data of every written block, free
+/// counters equal to the bitmaps (no leak, nothing freed twice), fsck.
+fn check_all(w: &World, img_path: &std::path::Path, what: &str) {
+    assert_matches(&w.model, &w.env.m.cur, what);
+    assert_data(&w.model, &w.env.m.cur, what);
+    assert_eq!(
+        bitmap_free(&w.env.m.cur),
+        (w.env.sb.free_blocks, w.env.sb.free_inodes),
+        "{}: free counters differ from the bitmaps",
+        what
+    );
+    assert_fsck_clean(&w.env.m.cur, img_path, Some(0), what);
+}
+
+/// Extents of the shape tests `(lblk, len, unwritten)`: neighbours of
+/// different kinds (which never merge) and holes; six of them fill the
+/// inline map.
+const LAYOUT: [(u64, u64, bool); 6] = [
+    (0, 10, false),
+    (10, 10, true),
+    (30, 10, false),
+    (40, 5, true),
+    (50, 20, false),
+    (100, 1, true),
+];
+
+/// Hole punching of every shape, on an inline map and on an extent tree,
+/// in one transaction and one step per transaction, each checked against
+/// the reference (`punch_ref`: exact extents, physical blocks and flags),
+/// the model, the data, the free counts and fsck; afterwards removing the
+/// files gives back exactly mkfs's free counts.
+#[test]
+fn punch_shapes_inline_and_tree() {
+    let dir = common::scratch("ops-punch-shapes");
+    let img_path = dir.join("img");
+    let img = fresh_image(8 << 20, Some(64));
+    let start = bitmap_free(&img);
+    let (env, _) = Env::open(img).unwrap();
+    let mut w = World::new(env, 3);
+    let inline = w.new_file("inline");
+    let tree = w.new_file("tree");
+    for &(l, n, u) in &LAYOUT {
+        w.map_range(inline, l, n, u);
+        w.map_range(tree, l, n, u);
+    }
+    // 40 more two-block extents (holes between) make the second map a
+    // tree.
+    for k in 0..40 {
+        w.map_range(tree, 1000 + 3 * k, 2, k % 2 == 0);
+    }
+    let i = inode(&w, inline);
+    assert_eq!((i.map_kind, i.map_count), (MAP_EXTENTS, 6));
+    let i = inode(&w, tree);
+    assert_eq!((i.map_kind, i.map_count), (MAP_BTREE, 46));
+    check_all(&w, &img_path, "layout");
+    let base_img = w.env.m.cur.clone();
+    let base_model = w.model.clone();
+
+    // (first, end) in file blocks.
+    let cases: &[(u64, u64)] = &[
+        (3, 7),                          // middle of a written extent: split
+        (12, 18),                        // middle of an unwritten one: split
+        (41, 43),                        // middle of a short unwritten one
+        (0, 4),                          // left edge
+        (6, 10),                         // right edge
+        (0, 10),                         // exactly one extent
+        (10, 20),                        // exactly one unwritten extent
+        (5, 35),                         // trim, remove, hole, trim
+        (15, 45),                        // across four, unwritten pieces
+        (0, 101),                        // every extent of the layout
+        (20, 30),                        // a hole
+        (71, 99),                        // a hole between extents
+        (69, 71),                        // last block of an extent and a hole
+        (100, 101),                      // a one-block extent
+        (101, 200),                      // past the layout
+        (5000, 6000),                    // past every extent
+        (15, 10_000_000),                // to far past the end
+        (0, u64::MAX),                   // everything
+        (1001, 1002),                    // (tree) one block of a tree extent
+        (999, 1050),                     // (tree) several tree extents
+        (7, 7),                          // empty range
+        (9, 3),                          // reversed range
+        (MAX_FILE_BLOCKS - 1, u64::MAX), // last file block
+        (u64::MAX - 5, u64::MAX),        // clamped to nothing
+    ];
+    let mut runs = 0;
+    for &(first, end) in cases {
+        for f in [inline, tree] {
+            for budget in [usize::MAX, 1] {
+                let what = format!(
+                    "punch [{}, {}) of the {} map, budget {}",
+                    first,
+                    end,
+                    if f == inline { "inline" } else { "tree" },
+                    budget
+                );
+                let (env, _) = Env::open(base_img.clone()).unwrap();
+                let mut cw = World::new(env, 3);
+                cw.model = base_model.clone();
+                let before = extents(&cw, f);
+                let want = punch_ref(&before, first, end);
+                let free0 = cw.env.sb.free_blocks;
+                let txns = cw.punch_range(f, first, end, budget);
+                if budget == usize::MAX {
+                    assert_eq!(txns, 1, "{}", what);
+                } else {
+                    // One step per transaction, one step per extent
+                    // the range overlaps (an empty range or a hole still
+                    // takes one call).
+                    let overlapping = before
+                        .iter()
+                        .filter(|e| e.lblk < end && e.lend() > first)
+                        .count();
+                    assert_eq!(txns as usize, overlapping.max(1), "{}", what);
+                }
+                let i = inode(&cw, f);
+                assert_eq!(i.size, base_model.inodes[&f].size, "{}", what);
+                if f == inline {
+                    // Inline maps are full: a split converts to a tree;
+                    // the freed data is exactly what left the map.
+                    let kind = if want.len() > 6 {
+                        MAP_BTREE
+                    } else {
+                        MAP_EXTENTS
+                    };
+                    assert_eq!(i.map_kind, kind, "{}", what);
+                    if kind == MAP_EXTENTS {
+                        let freed: u64 = before.iter().map(|e| u64::from(e.len)).sum::<u64>()
+                            - want.iter().map(|e| u64::from(e.len)).sum::<u64>();
+                        assert_eq!(cw.env.sb.free_blocks, free0 + freed, "{}", what);
+                    }
+                }
+                check_all(&cw, &img_path, &what);
+                // The punched range is a hole again: it can be refilled.
+                if first < end && end - first < 100 && first < 2000 {
+                    cw.map_range(f, first, end - first, true);
+                    check_all(&cw, &img_path, &format!("{}, refilled", what));
+                }
+                cw.remove_all();
+                assert_eq!(bitmap_free(&cw.env.m.cur), start, "{}", what);
+                assert_eq!(
+                    (cw.env.sb.free_blocks, cw.env.sb.free_inodes),
+                    start,
+                    "{}: free counters after removing everything",
+                    what
+                );
+                runs += 1;
+            }
+        }
+    }
+    assert_eq!(runs, cases.len() * 4);
+    // Directories and symlinks have no holes to punch.
+    let r = w.env.txn(|t, s| {
+        let mut root = t.read_inode(ROOT_INO)?;
+        op_punch(t, s, ROOT_INO, &mut root, 0, 10, 4)
+    });
+    assert_eq!(
+        r.unwrap_err(),
+        Error::BadField("hole punch in a non-regular file")
+    );
+    assert_eq!(w.env.m.cur, base_img);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Two files of 900 three-block extents each (interleaved, so they never
+/// merge; every fifth unwritten): a punch across about 700 of them, both
+/// ends inside an extent, in transactions of at most 7 steps, with every
+/// intermediate state a committed, consistent filesystem in which exactly
+/// a prefix of the range has been punched; a split inside the tree; then
+/// everything with an unlimited budget (the free slots end each
+/// transaction), which releases the tree.
+#[test]
+fn punch_900_extent_tree_in_budgeted_transactions() {
+    let dir = common::scratch("ops-punch-tree");
+    let img_path = dir.join("img");
+    let img = fresh_image(32 << 20, Some(64));
+    let start = bitmap_free(&img);
+    let (env, _) = Env::open(img).unwrap();
+    let mut w = World::new(env, 5);
+    let f = w.new_file("f");
+    let g = w.new_file("g");
+    for i in 0..900u64 {
+        w.map_range(f, 4 * i, 3, i % 5 == 0);
+        w.map_range(g, 4 * i, 3, i % 5 == 0);
+    }
+    assert_eq!(inode(&w, f).map_count, 900);
+    assert_eq!(inode(&w, f).map_kind, MAP_BTREE);
+    check_all(&w, &img_path, "900 extents");
+
+    // [401, 3202): keeps block 400 of extent 100, removes extents 101 to
+    // 799, keeps blocks 3202 of extent 800.
+    let (first, end) = (4 * 100 + 1, 4 * 800 + 2);
+    let before = extents(&w, f);
+    let i0 = inode(&w, f);
+    let free0 = w.env.sb.free_blocks;
+    let mut txns = 0;
+    loop {
+        let done = w
+            .env
+            .txn(|t, s| {
+                let mut i = t.read_inode(f)?;
+                op_punch(t, s, f, &mut i, first, end, 7)
+            })
+            .unwrap();
+        txns += 1;
+        // What is punched so far is [first, x): x is where the first
+        // extent still overlapping the range starts.
+        let now = extents(&w, f);
+        let x = now
+            .iter()
+            .find(|e| e.lend() > first)
+            .map_or(end, |e| e.lblk.clamp(first, end));
+        assert_eq!(
+            now,
+            punch_ref(&before, first, x),
+            "after transaction {}",
+            txns
+        );
+        let i = inode(&w, f);
+        assert_eq!(
+            w.env.sb.free_blocks + i.blocks,
+            free0 + i0.blocks,
+            "after transaction {}",
+            txns
+        );
+        assert_eq!(i.size, i0.size);
+        if txns % 10 == 0 {
+            assert_fsck_clean(&w.env.m.cur, &img_path, Some(0), "punch transaction");
+        }
+        if done {
+            break;
+        }
+        assert!(x < end, "Ok(false) with nothing left");
+    }
+    // 701 extents, 7 per transaction.
+    assert_eq!(txns, 701usize.div_ceil(7), "transactions");
+    let m = w.model.inodes.get_mut(&f).unwrap();
+    m.blocks.retain(|b, _| *b < first || *b >= end);
+    m.tags.retain(|b, _| *b < first || *b >= end);
+    assert_eq!(extents(&w, f).len(), 900 - 699);
+    check_all(&w, &img_path, "after the budgeted punch");
+
+    // A split inside the tree, an unwritten one too (extent 850 is
+    // unwritten, 851 written).
+    w.punch_range(f, 4 * 850 + 1, 4 * 850 + 2, 7);
+    w.punch_range(f, 4 * 851 + 1, 4 * 851 + 2, 7);
+    let e = extents(&w, f);
+    assert_eq!(e.len(), 900 - 699 + 2);
+    assert!(e
+        .iter()
+        .filter(|x| x.lblk / 4 == 850)
+        .all(|x| x.flags == EXTENT_UNWRITTEN));
+    check_all(&w, &img_path, "after the splits");
+
+    // Everything at once, with an unlimited budget, in transactions of
+    // 26 slots: after one step (a leaf, a bitmap and a group-table block
+    // at least) fewer than STEP_SLOTS are left, so the free slots end
+    // each transaction, never TxnTooLarge; the emptied tree is released.
+    let (env, _) = Env::open_with(w.env.m.cur.clone(), 26).unwrap();
+    w.env = env;
+    let txns = w.punch_range(f, 0, u64::MAX, usize::MAX);
+    assert_eq!(txns, 203, "203 extents removed in {} transactions", txns);
+    let i = inode(&w, f);
+    assert_eq!((i.map_kind, i.map_count, i.blocks), (MAP_EXTENTS, 0, 0));
+    assert_eq!(i.size, i0.size);
+    check_all(&w, &img_path, "after punching everything");
+    // The other file is untouched (its data too: check_all).
+    assert_eq!(extents(&w, g).len(), 900);
+    // With the default slots, a split after other steps in the same
+    // transaction (the right part of extent 700 is inserted last).
+    let (env, _) = Env::open(w.env.m.cur.clone()).unwrap();
+    w.env = env;
+    let txns = w.punch_range(g, 4 * 600, 4 * 700 + 1, usize::MAX);
+    assert_eq!(txns, 1);
+    check_all(&w, &img_path, "after a long punch of the other file");
+    w.remove_all();
+    assert_eq!(bitmap_free(&w.env.m.cur), start);
+    assert_eq!((w.env.sb.free_blocks, w.env.sb.free_inodes), start);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An extent longer than `FREE_CHUNK`: punching its middle takes two
+/// steps (the split with the range's last `FREE_CHUNK` blocks, then the
+/// rest), each its own transaction with a budget of one; the pieces stay
+/// unwritten.
+#[test]
+fn punch_longer_than_a_free_chunk() {
+    let dir = common::scratch("ops-punch-chunk");
+    let img_path = dir.join("img");
+    let img = fresh_image(144 << 20, Some(64));
+    let start = bitmap_free(&img);
+    let (env, _) = Env::open(img).unwrap();
+    let mut w = World::new(env, 9);
+    let f = w.new_file("big");
+    let len = FREE_CHUNK + 300;
+    w.map_range(f, 0, len, true);
+    let before = extents(&w, f);
+    assert_eq!(before.len(), 1, "{:?}", before);
+    let (first, end) = (10, len - 10);
+    let free0 = w.env.sb.free_blocks;
+    let done = w
+        .env
+        .txn(|t, s| {
+            let mut i = t.read_inode(f)?;
+            op_punch(t, s, f, &mut i, first, end, 1)
+        })
+        .unwrap();
+    assert!(!done);
+    // The last FREE_CHUNK blocks of the range went first.
+    let e0 = before[0];
+    let mid = end - FREE_CHUNK;
+    assert_eq!(
+        extents(&w, f),
+        vec![
+            Extent {
+                len: mid as u32,
+                ..e0
+            },
+            Extent {
+                lblk: end,
+                pblk: e0.pblk + end,
+                len: 10,
+                flags: EXTENT_UNWRITTEN
+            }
+        ]
+    );
+    assert_eq!(w.env.sb.free_blocks, free0 + FREE_CHUNK);
+    assert_fsck_clean(&w.env.m.cur, &img_path, Some(0), "first step");
+    let done = w
+        .env
+        .txn(|t, s| {
+            let mut i = t.read_inode(f)?;
+            op_punch(t, s, f, &mut i, first, end, 1)
+        })
+        .unwrap();
+    assert!(done);
+    assert_eq!(extents(&w, f), punch_ref(&before, first, end));
+    assert!(extents(&w, f).iter().all(|e| e.flags == EXTENT_UNWRITTEN));
+    assert_eq!(w.env.sb.free_blocks, free0 + (end - first));
+    let m = w.model.inodes.get_mut(&f).unwrap();
+    m.blocks.retain(|b, _| *b < first || *b >= end);
+    check_all(&w, &img_path, "after the punch");
+    w.remove_all();
+    assert_eq!((w.env.sb.free_blocks, w.env.sb.free_inodes), start);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Sets or clears `EXTENT_SEALED` on every extent of `ino` overlapping
+/// `[first, end)` (what sealing and unsealing do, before setting and after
+/// clearing the inode flag).
+fn set_sealed(w: &mut World, ino: u64, first: u64, end: u64, on: bool) {
+    w.env
+        .txn(|t, s| {
+            let mut i = t.read_inode(ino)?;
+            let ctx = t.ctx();
+            let mut at = first;
+            while let Some(e) = daxfs_format::extent::map_next(&i, ino, &ctx, t, s, at)? {
+                if e.lblk >= end {
+                    break;
+                }
+                let flags = if on {
+                    e.flags | EXTENT_SEALED
+                } else {
+                    e.flags & !EXTENT_SEALED
+                };
+                map_update(&mut i, ino, &ctx, t, s, Extent { flags, ..e })?;
+                at = e.lend();
+            }
+            t.write_inode(ino, &i)
+        })
+        .unwrap();
+}
+
+/// Punching is refused (`Error::Sealed`, the kernel's `ETXTBSY`) in a
+/// sealed file whatever the range, holes and the space past the end
+/// included, and for a SEALED extent left in an unsealed file; the
+/// refused transaction writes nothing.
+#[test]
+fn punch_refuses_sealed_extents() {
+    let dir = common::scratch("ops-punch-sealed");
+    let img_path = dir.join("img");
+    let (env, _) = Env::open(fresh_image(8 << 20, Some(64))).unwrap();
+    let mut w = World::new(env, 13);
+    let s = w.new_file("sealed");
+    let t = w.new_file("stray");
+    let x = w.new_file("other");
+    // Interleaved with `other`, so that every extent stays separate.
+    w.map_range(s, 0, 4, false);
+    w.map_range(x, 0, 4, false);
+    w.map_range(s, 4, 4, false);
+    w.map_range(t, 0, 4, false);
+    w.map_range(x, 4, 4, false);
+    w.map_range(t, 4, 4, false);
+    w.map_range(x, 8, 4, false);
+    w.map_range(t, 10, 2, true);
+    assert_eq!(extents(&w, s).len(), 2);
+    assert_eq!(extents(&w, t).len(), 3);
+    // Seal `s` as the kernel does: extents first, then the inode flag.
+    set_sealed(&mut w, s, 0, u64::MAX, true);
+    w.env
+        .txn(|tx, _| {
+            let mut i = tx.read_inode(s)?;
+            i.flags |= INODE_FLAG_SEALED;
+            tx.write_inode(s, &i)
+        })
+        .unwrap();
+    check_all(&w, &img_path, "sealed");
+    let mut refused = 0;
+    for (first, end) in [
+        (1, 3),
+        (0, 4),
+        (3, 5),
+        (0, u64::MAX),
+        (8, 9),
+        (100, 200),
+        (5, 5),
+    ] {
+        for budget in [1, usize::MAX] {
+            let img = w.env.m.cur.clone();
+            let r = w.env.txn(|tx, sc| {
+                let mut i = tx.read_inode(s)?;
+                op_punch(tx, sc, s, &mut i, first, end, budget)
+            });
+            assert_eq!(r, Err(Error::Sealed), "punch [{}, {})", first, end);
+            assert!(w.env.m.cur == img, "refused punch wrote");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 14);
+    check_all(&w, &img_path, "sealed, after the refusals");
+
+    // A SEALED extent in an unsealed file (a crash between the sealing
+    // transactions): ranges overlapping it are refused, others are not.
+    set_sealed(&mut w, t, 5, 6, true);
+    for (first, end) in [(5, 6), (4, 5), (7, 20), (0, u64::MAX), (3, 11)] {
+        let img = w.env.m.cur.clone();
+        let r = w.env.txn(|tx, sc| {
+            let mut i = tx.read_inode(t)?;
+            op_punch(tx, sc, t, &mut i, first, end, usize::MAX)
+        });
+        assert_eq!(r, Err(Error::Sealed), "punch [{}, {})", first, end);
+        assert!(w.env.m.cur == img, "refused punch wrote");
+    }
+    w.punch_range(t, 1, 2, 4);
+    w.punch_range(t, 10, 11, 4);
+    assert_eq!(extents(&w, t).len(), 4);
+    // Step by step (budget 1), the steps before the SEALED extent commit:
+    // [0, 1) goes in the first transaction; the second removes [2, 4),
+    // reaches the SEALED extent and fails, so its transaction is dropped.
+    let r = w.env.txn(|tx, sc| {
+        let mut i = tx.read_inode(t)?;
+        op_punch(tx, sc, t, &mut i, 0, u64::MAX, 1)
+    });
+    assert_eq!(r, Ok(false));
+    let img = w.env.m.cur.clone();
+    let r = w.env.txn(|tx, sc| {
+        let mut i = tx.read_inode(t)?;
+        op_punch(tx, sc, t, &mut i, 0, u64::MAX, 1)
+    });
+    assert_eq!(r, Err(Error::Sealed));
+    assert!(w.env.m.cur == img, "refused punch wrote");
+    let m = w.model.inodes.get_mut(&t).unwrap();
+    m.blocks.remove(&0);
+    m.tags.remove(&0);
+    let e = extents(&w, t);
+    assert_eq!((e[0].lblk, e[0].len, e[0].flags), (2, 2, 0));
+    assert_eq!((e[1].lblk, e[1].len, e[1].flags), (4, 4, EXTENT_SEALED));
+    // Once the stray flag is cleared (unsealing, or fsck) the rest goes.
+    set_sealed(&mut w, t, 0, u64::MAX, false);
+    w.punch_range(t, 0, u64::MAX, 1);
+    assert_eq!(extents(&w, t), vec![]);
+    check_all(&w, &img_path, "stray SEALED extent cleared and punched");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Random operations with hole punching mixed in (ranges inside one
+/// extent, across many, past the end, everything; budgets of 1 to 3
+/// steps), each punch checked exactly against the reference, everything
+/// against the model after every operation and by fsck every 50.
+#[test]
+fn random_operations_with_hole_punching_match_the_model_and_fsck() {
+    let mut total = BTreeMap::new();
+    for (seed, size, ops) in [
+        (0x9e37_79b9u64, 16u64 << 20, 600usize),
+        (0x7f4a_7c15, 6 << 20, 600),
+    ] {
+        let w = random_run(seed, size, ops, 50, true);
+        for (k, v) in &w.stats {
+            let t: &mut u64 = total.entry(*k).or_default();
+            *t += v.0;
+        }
+    }
+    for k in [
+        "punch",
+        "punch split",
+        "punch tree",
+        "punch txns",
+        "alloc",
+        "truncate",
+    ] {
+        assert!(
+            total.get(k).is_some_and(|n| *n > 5),
+            "{} ran too rarely: {:?}",
+            k,
+            total
+        );
+    }
+}
+
+/// On a full device, splitting an extent of a full inline map needs a
+/// tree node: it comes from the blocks the punch frees in the same
+/// transaction. Punching frees exactly the punched blocks' worth.
+#[test]
+fn punch_on_a_full_device() {
+    let dir = common::scratch("ops-punch-full");
+    let img_path = dir.join("img");
+    let (env, _) = Env::open(fresh_image(6 << 20, Some(32))).unwrap();
+    let mut w = World::new(env, 17);
+    let f = w.new_file("f");
+    for &(l, n, u) in &LAYOUT {
+        w.map_range(f, l, n, u);
+    }
+    // Fill the rest of the device with one unwritten file.
+    let fill = w.new_file("fill");
+    let mut at = 0;
+    while w.env.sb.free_blocks > 0 {
+        let want = w.env.sb.free_blocks;
+        let r = w.env.txn(|t, s| {
+            let mut i = t.read_inode(fill)?;
+            op_alloc(t, s, fill, &mut i, at, want, true)
+        });
+        let e = r.unwrap();
+        let m = w.model.inodes.get_mut(&fill).unwrap();
+        for b in e.lblk..e.lend() {
+            m.blocks.insert(b, true);
+        }
+        at = e.lend() + 1;
+    }
+    assert_eq!(w.env.sb.free_blocks, 0);
+    check_all(&w, &img_path, "full device");
+    assert_eq!(inode(&w, f).map_kind, MAP_EXTENTS);
+    // One block out of the middle of the first extent: seven extents,
+    // the tree's root is the block just freed.
+    let txns = w.punch_range(f, 5, 6, 1);
+    assert_eq!(txns, 1);
+    let i = inode(&w, f);
+    assert_eq!((i.map_kind, i.map_count), (MAP_BTREE, 7));
+    assert_eq!(w.env.sb.free_blocks, 0);
+    check_all(&w, &img_path, "split on a full device");
+    w.punch_range(f, 60, 62, 1);
+    assert_eq!(w.env.sb.free_blocks, 2);
+    check_all(&w, &img_path, "second split");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -180,7 +180,7 @@ pub fn fsck_image(img: &[u8], path: &Path) -> Report {
         path,
         Options {
             mode: Mode::No,
-            verbose: false,
+            ..Default::default()
         },
     )
 }

@@ -17,7 +17,7 @@ use daxfs_format::superblock::ROOT_INO;
 use daxfs_format::txn::Medium;
 use daxfs_format::{Error, Result, BLOCK_SIZE_U64};
 
-use super::{tag_block, Env, MInode, Model};
+use super::{extents_of, inode_of, tag_block, Env, MInode, Model};
 use crate::common::Rng;
 
 /// The operation kinds, for statistics.
@@ -25,6 +25,40 @@ pub const KINDS: &[&str] = &[
     "create", "mkdir", "mknod", "symlink", "link", "unlink", "rmdir", "rename", "exchange",
     "alloc", "convert", "truncate", "tmpfile", "close",
 ];
+
+/// The reference for `op_punch`: the extents `ext` (sorted, as
+/// [`extents_of`] returns them) with file blocks `[first, end)` unmapped.
+/// An extent inside the range disappears, one straddling a boundary loses
+/// the part inside, one straddling both splits in two; every remaining
+/// piece keeps the physical blocks and the flags it had. Nothing merges.
+/// An empty or reversed range changes nothing.
+pub fn punch_ref(ext: &[Extent], first: u64, end: u64) -> Vec<Extent> {
+    if first >= end {
+        return ext.to_vec();
+    }
+    let mut out = Vec::new();
+    for e in ext {
+        if e.lend() <= first || e.lblk >= end {
+            out.push(*e);
+            continue;
+        }
+        if e.lblk < first {
+            out.push(Extent {
+                len: u32::try_from(first - e.lblk).unwrap(),
+                ..*e
+            });
+        }
+        if e.lend() > end {
+            out.push(Extent {
+                lblk: end,
+                pblk: e.pblk + (end - e.lblk),
+                len: u32::try_from(e.lend() - end).unwrap(),
+                flags: e.flags,
+            });
+        }
+    }
+    out
+}
 
 /// Random operations on an [`Env`] checked against a [`Model`].
 pub struct World {
@@ -630,6 +664,230 @@ impl World {
         };
         let budget = 1 + self.rng.below(3) as usize;
         self.truncate_to(ino, size, budget);
+    }
+
+    /// A new empty regular file `name` in the root directory (and the
+    /// model).
+    pub fn new_file(&mut self, name: &str) -> u64 {
+        let now = Timespec { sec: 11, nsec: 0 };
+        let ino = self
+            .env
+            .txn(|t, s| {
+                let mut root = t.read_inode(ROOT_INO)?;
+                let mut new = Inode::new(S_IFREG | 0o644, 0, 0, now);
+                op_create(t, s, ROOT_INO, &mut root, name.as_bytes(), &mut new, now)
+            })
+            .unwrap();
+        self.model.inodes.insert(
+            ino,
+            MInode {
+                mode: S_IFREG | 0o644,
+                nlink: 1,
+                size: 0,
+                parent: 0,
+                rdev: 0,
+                blocks: BTreeMap::new(),
+                tags: BTreeMap::new(),
+                target: None,
+            },
+        );
+        self.model
+            .dirs
+            .get_mut(&ROOT_INO)
+            .unwrap()
+            .insert(name.as_bytes().to_vec(), ino);
+        ino
+    }
+
+    /// Maps the hole `[lblk, lblk + len)` of `ino` with as many `op_alloc`
+    /// calls as the allocator needs (consecutive runs merge into one
+    /// extent when they are physically contiguous), writes tagged data
+    /// into written blocks and grows the size over them; updates the
+    /// model.
+    pub fn map_range(&mut self, ino: u64, lblk: u64, len: u64, unwritten: bool) {
+        let tag = |b: u64| (ino << 40) | b | (1 << 63);
+        let mut at = lblk;
+        while at < lblk + len {
+            let want = lblk + len - at;
+            let (e, size) = self
+                .env
+                .txn(|t, s| {
+                    let mut i = t.read_inode(ino)?;
+                    let e = op_alloc(t, s, ino, &mut i, at, want, unwritten)?;
+                    if !unwritten {
+                        for k in 0..u64::from(e.len) {
+                            let b = tag_block(tag(e.lblk + k));
+                            t.medium().write((e.pblk + k) * BLOCK_SIZE_U64, &b)?;
+                        }
+                    }
+                    i.size = i.size.max(e.lend() * BLOCK_SIZE_U64);
+                    t.write_inode(ino, &i)?;
+                    Ok((e, i.size))
+                })
+                .unwrap();
+            let m = self.model.inodes.get_mut(&ino).unwrap();
+            for b in e.lblk..e.lend() {
+                m.blocks.insert(b, unwritten);
+                if !unwritten {
+                    m.tags.insert(b, tag(b));
+                }
+            }
+            m.size = size;
+            at = e.lend();
+        }
+    }
+
+    /// Punches file blocks `[first, end)` of regular file `ino` as the
+    /// kernel does (`op_punch` in transactions of at most `budget` steps
+    /// until it reports that nothing is left) and checks the result
+    /// exactly: the extents, physical blocks and flags included, are
+    /// [`punch_ref`] of those before; the size, times and flags are
+    /// unchanged; every freed block is back in the free count
+    /// (data blocks and tree nodes: `free_blocks + blocks` is constant);
+    /// an emptied extent tree is released. Updates the model. Returns the
+    /// number of transactions.
+    pub fn punch_range(&mut self, ino: u64, first: u64, end: u64, budget: usize) -> u64 {
+        let sb = self.env.sb;
+        let i0 = inode_of(&self.env.m.cur, &sb, ino).unwrap();
+        let before = extents_of(&self.env.m.cur, &sb.ctx(), ino, &i0);
+        let want = punch_ref(&before, first, end);
+        let free0 = self.env.sb.free_blocks;
+        let mut txns = 0;
+        loop {
+            let r = self.env.txn(|t, s| {
+                let mut i = t.read_inode(ino)?;
+                op_punch(t, s, ino, &mut i, first, end, budget)
+            });
+            txns += 1;
+            assert!(txns < 100_000);
+            let done =
+                r.unwrap_or_else(|e| panic!("punch [{}, {}) of {}: {:?}", first, end, ino, e));
+            if done {
+                break;
+            }
+        }
+        let sb = self.env.sb;
+        let i1 = inode_of(&self.env.m.cur, &sb, ino).unwrap();
+        let after = extents_of(&self.env.m.cur, &sb.ctx(), ino, &i1);
+        assert_eq!(
+            after, want,
+            "punch [{}, {}) of inode {}: extents (before: {:?})",
+            first, end, ino, before
+        );
+        assert_eq!(i1.map_count as usize, want.len());
+        assert_eq!(
+            (i1.size, i1.mtime, i1.ctime, i1.flags),
+            (i0.size, i0.mtime, i0.ctime, i0.flags),
+            "punch changed the size, a time or the flags"
+        );
+        assert_eq!(
+            sb.free_blocks + i1.blocks,
+            free0 + i0.blocks,
+            "punch [{}, {}) of inode {}: blocks leaked or freed twice",
+            first,
+            end,
+            ino
+        );
+        let data: u64 = want.iter().map(|e| u64::from(e.len)).sum();
+        if want.is_empty() && i0.map_count > 0 {
+            assert_eq!(
+                (i1.map_kind, i1.blocks),
+                (daxfs_format::inode::MAP_EXTENTS, 0),
+                "emptied map not released"
+            );
+        }
+        assert!(i1.blocks >= data);
+        let m = self.model.inodes.get_mut(&ino).unwrap();
+        m.blocks.retain(|b, _| *b < first || *b >= end);
+        m.tags.retain(|b, _| *b < first || *b >= end);
+        self.stats.entry("punch").or_default().0 += 1;
+        if before.iter().any(|e| e.lblk < first && e.lend() > end) {
+            self.stats.entry("punch split").or_default().0 += 1;
+        }
+        if i0.map_kind == daxfs_format::inode::MAP_BTREE {
+            self.stats.entry("punch tree").or_default().0 += 1;
+        }
+        if txns > 1 {
+            self.stats.entry("punch txns").or_default().0 += 1;
+        }
+        txns
+    }
+
+    /// Punches a random range of a random regular file: often inside one
+    /// extent (a split), sometimes everything, past the last block, or a
+    /// single block.
+    pub fn punch(&mut self) {
+        let Some(mut ino) = self.random_inode(|i| i.is_reg()) else {
+            return;
+        };
+        if self.rng.below(2) == 0 {
+            // The most fragmented files are the ones with extent trees.
+            let frag = |i: &MInode| {
+                let mut prev = None;
+                let mut runs = 0;
+                for (b, u) in &i.blocks {
+                    if prev != Some((b.wrapping_sub(1), *u)) {
+                        runs += 1;
+                    }
+                    prev = Some((*b, *u));
+                }
+                runs
+            };
+            if let Some((k, _)) = self
+                .model
+                .inodes
+                .iter()
+                .filter(|(_, i)| i.is_reg())
+                .max_by_key(|(_, i)| frag(i))
+            {
+                ino = *k;
+            }
+        }
+        let blocks = &self.model.inodes[&ino].blocks;
+        let last = blocks.keys().next_back().map_or(0, |b| b + 1);
+        // A block whose neighbours are mapped too: punching it alone
+        // splits its extent (or cuts between two extents).
+        let inner: Vec<u64> = blocks
+            .keys()
+            .copied()
+            .filter(|b| *b > 0 && blocks.contains_key(&(b - 1)) && blocks.contains_key(&(b + 1)))
+            .collect();
+        let (first, end) = match self.rng.below(10) {
+            0 => (0, u64::MAX),
+            1 => {
+                let a = last + self.rng.below(20);
+                (a, a + 1 + self.rng.below(50))
+            }
+            2 | 3 if !inner.is_empty() => {
+                let b = inner[self.rng.below(inner.len() as u64) as usize];
+                (b, b + 1 + self.rng.below(2))
+            }
+            4 if !inner.is_empty() => {
+                // A comb: every other block of a run, one punch each,
+                // every one a split (enough of them make a tree).
+                let b = inner[self.rng.below(inner.len() as u64) as usize];
+                for k in 1..8 {
+                    let budget = 1 + self.rng.below(2) as usize;
+                    self.punch_range(ino, b + 2 * k, b + 2 * k + 1, budget);
+                }
+                (b, b + 1)
+            }
+            _ => {
+                let a = self.rng.below(last + 5);
+                (a, a + 1 + self.rng.below(last + 6 - a))
+            }
+        };
+        let budget = 1 + self.rng.below(3) as usize;
+        self.punch_range(ino, first, end, budget);
+    }
+
+    /// One random operation, hole punching included (15%).
+    pub fn step_punch(&mut self) {
+        if self.rng.below(100) < 15 {
+            self.punch();
+        } else {
+            self.step();
+        }
     }
 
     pub fn tmpfile(&mut self) {
