@@ -14,6 +14,7 @@
 //! - [`namei`]: namespace changes: create, mknod, mkdir, symlink, link, unlink, rmdir, rename,
 //!   `O_TMPFILE`.
 //! - [`file`]: DAX reads and writes of regular files, block allocation for iomap, `fsync`.
+//! - [`falloc`]: `fallocate`: preallocation, hole punching, zeroing.
 //! - [`pmem`]: the persistent memory access layer.
 
 #[path = "format/mod.rs"]
@@ -21,6 +22,7 @@
 pub mod format;
 
 mod dir;
+mod falloc;
 mod file;
 mod inode;
 mod journal;

@@ -116,6 +116,16 @@ impl file::Operations for FileOps {
         })
     }
 
+    fn fallocate(
+        file: &File,
+        inode: &INode<DaxFs>,
+        mode: i32,
+        offset: Offset,
+        len: Offset,
+    ) -> Result {
+        crate::falloc::fallocate(file, inode, mode, offset, len)
+    }
+
     fn mmap(inode: &INode<DaxFs>, desc: &mut VmAreaDesc) -> Result {
         let info = inode.super_block().data().get_ref();
         dax::mmap_prepare::<FileIomap>(inode, info.pmem.dax(), desc)
@@ -149,7 +159,7 @@ impl address_space::Operations for FileAops {
 
 /// Blocks allocated per `iomap_begin` call at most (128 MiB): bounds the work, and the zeroing
 /// latency, of one transaction.
-const MAX_ALLOC_BLOCKS: u64 = 32768;
+pub(crate) const MAX_ALLOC_BLOCKS: u64 = 32768;
 
 impl FileIomap {
     /// Maps the extent `e` (containing `lblk`) into `map`.

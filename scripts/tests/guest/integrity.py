@@ -7,12 +7,14 @@ usage: integrity.py run LABEL DIR SEED OPS    random operations, checked as they
 
 The model is an in-memory bytearray per file; operations are pwrite (aligned
 and unaligned, within and beyond EOF, leaving holes), pwritev, O_APPEND
-writes, truncate up and down, ftruncate, fallocate-free re-reads, and mmap
-reads. After every few operations the file is read back (pread, and through
+writes, truncate up and down, ftruncate, fallocate (preallocation with and
+without KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE) and writes through a shared
+mapping. After every few operations the file is read back (pread, and through
 mmap) and compared. `run` saves the model to DIR/.model so `verify`, in a
 fresh mount, can compare the persisted files.
 """
 
+import ctypes
 import mmap
 import os
 import pickle
@@ -20,6 +22,18 @@ import random
 import sys
 
 MAXSIZE = 8 << 20
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE = 0x01, 0x02, 0x10
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def fallocate(path, mode, off, ln):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        if _libc.fallocate(fd, mode, ctypes.c_longlong(off), ctypes.c_longlong(ln)) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+    finally:
+        os.close(fd)
 FAILS = 0
 
 
@@ -66,7 +80,8 @@ def run(label, d, seed, nops):
         path = os.path.join(d, n)
         m = model[n]
         op = rnd.choice(["pwrite", "pwrite_aligned", "pwritev", "append", "truncate_down",
-                         "truncate_up", "ftruncate", "pwrite_far"])
+                         "truncate_up", "ftruncate", "pwrite_far", "prealloc", "punch",
+                         "zero_range", "mmap_write"])
         counts[op] = counts.get(op, 0) + 1
         if op in ("pwrite", "pwrite_aligned", "pwrite_far", "pwritev"):
             if op == "pwrite_aligned":
@@ -107,6 +122,40 @@ def run(label, d, seed, nops):
             else:
                 os.truncate(path, size)
             m.extend(b"\0" * (size - len(m)))
+        elif op == "prealloc":
+            # Preallocated (unwritten) blocks read as zeros; without KEEP_SIZE the file grows.
+            keep = rnd.random() < 0.5
+            off = rnd.randrange(0, len(m) + (1 << 20))
+            ln = min(rnd.randrange(1, 1 << 20), MAXSIZE - off)
+            if ln > 0:
+                fallocate(path, FALLOC_FL_KEEP_SIZE if keep else 0, off, ln)
+                if not keep and off + ln > len(m):
+                    m.extend(b"\0" * (off + ln - len(m)))
+        elif op in ("punch", "zero_range"):
+            if len(m) > 0:
+                off = rnd.randrange(0, len(m))
+                ln = rnd.choice([rnd.randrange(1, 9000), rnd.randrange(1, len(m) - off + 20000)])
+                keep = op == "punch" or rnd.random() < 0.5
+                if op == "punch":
+                    mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+                else:
+                    mode = FALLOC_FL_ZERO_RANGE | (FALLOC_FL_KEEP_SIZE if keep else 0)
+                ln = min(ln, MAXSIZE - off)
+                fallocate(path, mode, off, ln)
+                end = off + ln
+                m[off:min(end, len(m))] = b"\0" * (min(end, len(m)) - off)
+                if not keep and end > len(m):
+                    m.extend(b"\0" * (end - len(m)))
+        elif op == "mmap_write":
+            # Writes through a shared mapping: page faults allocate (or convert) blocks.
+            if len(m) > 0:
+                off = rnd.randrange(0, len(m))
+                ln = min(rnd.randrange(1, 100000), len(m) - off)
+                data = rnd.randbytes(ln)
+                with open(path, "r+b") as f, mmap.mmap(f.fileno(), len(m)) as mm:
+                    mm[off:off + ln] = data
+                    mm.flush()
+                m[off:off + ln] = data
         if op_no % 8 == 7:
             got = read_all(path)
             if got != bytes(m):

@@ -65,6 +65,64 @@ report(b0 - counts()[0] == 20 and i0 - counts()[2] == 1, "O_TMPFILE counts its b
 os.close(fd)
 report(counts() == (b0, a0, i0), "... and gives them back at close")
 
+# fallocate: preallocation counts its blocks, punching gives back exactly the
+# whole blocks of the range, zeroing changes nothing, unsupported modes fail.
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def falloc(fd, mode, off, ln):
+    if libc.fallocate(fd, mode, ctypes.c_longlong(off), ctypes.c_longlong(ln)) != 0:
+        return ctypes.get_errno()
+    return 0
+
+
+fd = os.open(p("fa"), os.O_CREAT | os.O_RDWR, 0o600)
+report(falloc(fd, 1, 0, 100 * 4096) == 0, "fallocate KEEP_SIZE of 100 blocks")
+report(b0 - counts()[0] == 100 and os.fstat(fd).st_size == 0,
+       "... uses exactly 100 blocks and keeps the size", f"{b0 - counts()[0]} {os.fstat(fd).st_size}")
+report(os.pread(fd, 10, 0) == b"", "... and nothing is readable past the size")
+report(falloc(fd, 0, 0, 100 * 4096) == 0 and os.fstat(fd).st_size == 100 * 4096,
+       "fallocate mode 0 over it sets the size and allocates nothing more",
+       f"{b0 - counts()[0]}")
+report(os.pread(fd, 100 * 4096, 0) == bytes(100 * 4096), "preallocated blocks read as zeros")
+os.pwrite(fd, b"\x77" * (100 * 4096), 0)
+report(b0 - counts()[0] == 100, "writing them allocates nothing more", f"{b0 - counts()[0]}")
+report(falloc(fd, 0x02 | 0x01, 10 * 4096 + 5, 20 * 4096) == 0, "punch a hole of 20 blocks at an odd offset")
+got = os.pread(fd, 100 * 4096, 0)
+want = b"\x77" * (10 * 4096 + 5) + bytes(20 * 4096) + b"\x77" * (70 * 4096 - 5)
+report(got == want, "... reads as zeros exactly there")
+report(b0 - counts()[0] == 81, "... frees its 19 whole blocks", f"{b0 - counts()[0]}")
+report(falloc(fd, 0x10 | 0x01, 50 * 4096 + 1, 4096) == 0, "zero a range")
+want = want[:50 * 4096 + 1] + bytes(4096) + want[51 * 4096 + 1:]
+report(os.pread(fd, 100 * 4096, 0) == want and b0 - counts()[0] == 81, "... reads as zeros, same blocks")
+report(falloc(fd, 0x10 | 0x01, 60 * 4096, 10 * 4096) == 0, "zero 10 whole blocks")
+want = want[:60 * 4096] + bytes(10 * 4096) + want[70 * 4096:]
+report(os.pread(fd, 100 * 4096, 0) == want and b0 - counts()[0] == 81,
+       "... reads as zeros and keeps the blocks allocated", f"{b0 - counts()[0]}")
+report(falloc(fd, 0x08, 0, 4096) == errno.EOPNOTSUPP, "COLLAPSE_RANGE: EOPNOTSUPP")
+report(falloc(fd, 0x20, 0, 4096) == errno.EOPNOTSUPP, "INSERT_RANGE: EOPNOTSUPP")
+report(falloc(fd, 0x40, 0, 4096) == errno.EOPNOTSUPP, "UNSHARE_RANGE: EOPNOTSUPP")
+report(falloc(fd, 0x02, 0, 4096) == errno.EOPNOTSUPP, "PUNCH_HOLE without KEEP_SIZE: EOPNOTSUPP")
+report(falloc(fd, 0, -1, 4096) == errno.EINVAL and falloc(fd, 0, 0, 0) == errno.EINVAL,
+       "negative offset, zero length: EINVAL")
+report(falloc(fd, 1, 200 * 4096, 30 * 4096) == 0 and b0 - counts()[0] == 111,
+       "KEEP_SIZE preallocation past the end of the file", f"{b0 - counts()[0]}")
+report(falloc(fd, 0x02 | 0x01, 210 * 4096, 10 * 4096) == 0 and b0 - counts()[0] == 101,
+       "punching past the end of the file frees preallocated blocks there", f"{b0 - counts()[0]}")
+report(os.fstat(fd).st_size == 100 * 4096, "... and keeps the size")
+free = counts()[0]
+e = falloc(fd, 1, 1 << 30, (free + 10) * 4096)
+report(e == errno.ENOSPC, "preallocating more than the free space: ENOSPC", f"{e}")
+report(counts()[0] == free, "... before allocating anything", f"{counts()[0]} vs {free}")
+fd2 = os.open(p("fa2"), os.O_CREAT | os.O_RDWR, 0o600)
+report(os.write(fd2, b"x" * 4096) == 4096, "... and the filesystem stays usable")
+os.close(fd2)
+os.unlink(p("fa2"))
+os.close(fd)
+os.unlink(p("fa"))
+report(counts() == (b0, a0, i0), "unlink after fallocate gives everything back", f"{counts()} vs {(b0, a0, i0)}")
+
 # Fill the device: the write that does not fit fails with ENOSPC (or is
 # short), the filesystem stays usable, and everything comes back.
 err = None
