@@ -750,13 +750,15 @@ fn free_extents_from<M: Medium + ?Sized>(
     }
 }
 
-/// Sets the size of regular file `ino` to `new_size` and, when shrinking,
-/// removes or trims the extents beyond `ceil(new_size / 4096)` and frees
-/// their blocks. Does at most about `budget` extent steps (see
+/// Sets the size of regular file `ino` to `new_size` and, when shrinking
+/// or keeping the size, removes or trims the extents beyond
+/// `ceil(new_size / 4096)` (preallocated ones included) and frees their
+/// blocks. Does at most about `budget` extent steps (see
 /// [`FREE_CHUNK`], [`STEP_SLOTS`]) so the transaction fits: `Ok(false)`
 /// means "commit and call again in a new transaction"; the filesystem is
 /// consistent after every step (extents beyond the size are legal). An
-/// extent tree left empty is released. Growing only sets the size. A
+/// extent tree left empty is released. Growing only sets the size, keeping
+/// blocks preallocated past it. A
 /// sealed file's size cannot change ([`Error::Sealed`]). Writes the inode;
 /// times are the caller's.
 pub fn op_truncate<M: Medium + ?Sized>(
@@ -776,9 +778,11 @@ pub fn op_truncate<M: Medium + ?Sized>(
     if inode.is_sealed() && new_size != inode.size {
         return Err(Error::Sealed);
     }
+    let shrink = new_size <= inode.size;
     inode.size = new_size;
     let boundary = new_size.div_ceil(BLOCK_SIZE_U64);
-    let done = free_extents_from(t, s, ino, inode, boundary, budget)?;
+    // Growing keeps blocks preallocated past the old size (generic/092).
+    let done = !shrink || free_extents_from(t, s, ino, inode, boundary, budget)?;
     if done && inode.map_kind == MAP_BTREE && inode.map_count == 0 {
         let ctx = t.ctx();
         map_destroy(inode, ino, &ctx, t, s)?;

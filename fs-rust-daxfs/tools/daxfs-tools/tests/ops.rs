@@ -206,7 +206,19 @@ fn extent_trees_grow_and_truncate_in_budgeted_steps() {
         *u = false;
     }
     assert_matches(&w.model, &w.env.m.cur, "after convert");
-    // Truncate in steps of 7 extents, checking every step.
+    // Growing the file keeps the preallocated blocks past its old size.
+    let grown = 2000 * BLOCK_SIZE_U64;
+    let done = w
+        .env
+        .txn(|t, s| {
+            let mut ino = t.read_inode(files[0])?;
+            op_truncate(t, s, files[0], &mut ino, grown, 7)
+        })
+        .unwrap();
+    assert!(done, "growing is one step");
+    w.model.inodes.get_mut(&files[0]).unwrap().size = grown;
+    assert_matches(&w.model, &w.env.m.cur, "after growing");
+    // Truncate down in steps of 7 extents, checking every step.
     let target = 301 * BLOCK_SIZE_U64 - 5;
     let mut steps = 0;
     loop {

@@ -628,6 +628,8 @@ impl World {
 
     /// Truncates `ino` to `size` in budgeted transactions.
     pub fn truncate_to(&mut self, ino: u64, size: u64, budget: usize) {
+        // Growing keeps the blocks preallocated past the old size.
+        let shrink = size <= self.model.inodes[&ino].size;
         let mut rounds = 0;
         loop {
             let r = self.env.txn(|t, s| {
@@ -644,6 +646,9 @@ impl World {
             if r {
                 break;
             }
+        }
+        if !shrink {
+            return;
         }
         let keep = size.div_ceil(BLOCK_SIZE_U64);
         let i = self.model.inodes.get_mut(&ino).unwrap();
