@@ -84,6 +84,15 @@ if want kernel; then
 	echo "kernel build took $(( $(date +%s) - s )) s"
 fi
 
+# Every VM of this run boots its own copy of the kernel (vm.sh: DAXFS_KERNEL):
+# the object tree is shared by every clone on the machine, and another
+# clone's build must not change the kernel under a run half way through.
+if [ -f "$BZ" ] && [ -z "${DAXFS_KERNEL:-}" ]; then
+	(klock && cp "$BZ" "$RESULTS/bzImage")
+	export DAXFS_KERNEL=$RESULTS/bzImage
+	BZ=$DAXFS_KERNEL
+fi
+
 if [ ! -f "$BZ" ] && { want runner || want kunit || want guest || want leaks || want mounttime || want xfstests; }; then
 	fail "VM stages" "no kernel image at $BZ"
 else

@@ -4,7 +4,8 @@
 # mode, run a command in the guest and return its exit code.
 #
 # usage: scripts/vm.sh [options] [--] COMMAND...
-#   --kernel PATH     bzImage (default: the one scripts/kernel-build.sh makes)
+#   --kernel PATH     bzImage (default: $DAXFS_KERNEL, else the one
+#                     scripts/kernel-build.sh makes)
 #   --pmem N          number of NVDIMMs (default 1), each --pmem-size big
 #   --pmem-size SIZE  default 1G (sparse files)
 #   --pmem-sizes S0,S1,...  one NVDIMM per size, in this order (e.g. 1G,16G;
@@ -53,7 +54,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$interactive" ] || [ $# -gt 0 ] || die "vm.sh: no command given"
-[ -n "$kernel" ] || kernel=$KOUT/arch/x86/boot/bzImage
+[ -n "$kernel" ] || kernel=${DAXFS_KERNEL:-$KOUT/arch/x86/boot/bzImage}
 [ -f "$kernel" ] || die "no kernel at $kernel (run: make kernel)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/daxfs-vm.XXXXXX")
