@@ -229,6 +229,7 @@ fn emit_entries(
 #[vtable]
 impl file::Operations for DirFileOps {
     type FileSystem = DaxFs;
+    const LEASES: bool = true;
 
     fn fsync(
         _file: &File,

@@ -71,6 +71,7 @@ impl inode::Operations for FileInodeOps {
 #[vtable]
 impl file::Operations for FileOps {
     type FileSystem = DaxFs;
+    const LEASES: bool = true;
 
     fn seek(file: &File, inode: &INode<DaxFs>, offset: Offset, whence: u32) -> Result<Offset> {
         match whence {

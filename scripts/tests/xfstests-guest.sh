@@ -28,6 +28,10 @@ if [ ! -x "$src/check" ]; then
 	echo "not ok - xfstests: $src/check is not visible in the VM (XFSTESTS_DIR below a directory the guest hides?)"
 	exit 1
 fi
+# The guest has no network, and its loopback starts down: the lock tests
+# (generic/131, locktest -h localhost) talk over it.
+ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null ||
+	echo "# could not bring up lo: the lock tests will fail to connect"
 mkdir -p $x /tmp/xfs-upper /tmp/xfs-work
 mount -t overlay overlay -o "lowerdir=$src,upperdir=/tmp/xfs-upper,workdir=/tmp/xfs-work" $x 2>/dev/null ||
 	cp -a "$src/." $x/
@@ -208,6 +212,7 @@ for t in "${tests[@]}"; do
 		fi
 		[ -f "$res.out.bad" ] && diff -u "tests/$t.out" "$res.out.bad" | head -20 | sed 's/^/#   /'
 		[ -f "$res.dmesg" ] && head -20 "$res.dmesg" | sed 's/^/#   dmesg: /'
+		[ -f "$res.full" ] && tail -15 "$res.full" | cut -c1-200 | sed 's/^/#   full: /'
 	else
 		echo "ok - $t"; nr=$((nr + 1)); np=$((np + 1))
 	fi

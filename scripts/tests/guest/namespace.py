@@ -152,6 +152,24 @@ def odirect():
 
 
 check("O_DIRECT open, write and read", odirect)
+
+
+def leases():
+    import fcntl
+    write(p("lease"), b"l")
+    fd = os.open(p("lease"), os.O_RDONLY)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+        ok = fcntl.fcntl(fd, fcntl.F_GETLEASE) == fcntl.F_RDLCK
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        ok = ok and fcntl.fcntl(fd, fcntl.F_GETLEASE) == fcntl.F_UNLCK
+    finally:
+        os.close(fd)
+        os.unlink(p("lease"))
+    return ok
+
+
+check("F_SETLEASE read lease, F_GETLEASE, release", leases)
 fails_with("mkdir on an existing name: EEXIST", errno.EEXIST, lambda: os.mkdir(p("d")))
 check("parent nlink counts the subdirectory", lambda: os.stat(p("d")).st_nlink == 2)
 fails_with("create under a missing directory: ENOENT", errno.ENOENT, lambda: write(p("nope", "f")))

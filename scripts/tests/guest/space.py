@@ -111,6 +111,15 @@ report(falloc(fd, 1, 200 * 4096, 30 * 4096) == 0 and b0 - counts()[0] == 111,
 report(falloc(fd, 0x02 | 0x01, 210 * 4096, 10 * 4096) == 0 and b0 - counts()[0] == 101,
        "punching past the end of the file frees preallocated blocks there", f"{b0 - counts()[0]}")
 report(os.fstat(fd).st_size == 100 * 4096, "... and keeps the size")
+os.ftruncate(fd, 205 * 4096)
+report(b0 - counts()[0] == 101, "truncating up keeps the blocks preallocated past the old size",
+       f"{b0 - counts()[0]}")
+report(os.pread(fd, 5 * 4096, 200 * 4096) == bytes(5 * 4096), "... which read as zeros")
+os.ftruncate(fd, 205 * 4096)
+report(b0 - counts()[0] == 86, "truncating to the same size frees the preallocation past it",
+       f"{b0 - counts()[0]}")
+os.ftruncate(fd, 100 * 4096)
+report(b0 - counts()[0] == 81, "truncating down frees the rest", f"{b0 - counts()[0]}")
 free = counts()[0]
 e = falloc(fd, 1, 1 << 30, (free + 10) * 4096)
 report(e == errno.ENOSPC, "preallocating more than the free space: ENOSPC", f"{e}")
