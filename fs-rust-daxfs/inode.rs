@@ -397,8 +397,16 @@ pub(crate) fn setattr(idmap: &Idmap, inode: &INode<DaxFs>, attr: &IAttr) -> Resu
         }
         // A truncate to the current size still frees the blocks preallocated past it, as on
         // ext4 and XFS (generic/092), except on a sealed file, whose block map is fixed.
-        if attr.size() != inode.size() || !raw.is_sealed() {
+        let changed = attr.size() != inode.size();
+        if changed || !raw.is_sealed() {
             truncate(inode, attr.size())?;
+        }
+        if changed {
+            // truncate(2) passes no time attributes: a size change updates both times
+            // (POSIX; generic/313). Times the caller set are copied below.
+            let now = inode.current_time();
+            inode.set_mtime(now);
+            inode.set_ctime(now);
         }
     }
     attr.copy_to(idmap, inode);

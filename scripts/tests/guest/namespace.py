@@ -267,6 +267,22 @@ def truncate_checks():
 check("truncate down then up zeroes the tail", truncate_checks)
 
 
+def times_on_truncate():
+    write(p("tt"), b"t" * 8192)
+    ok = True
+    for size in (100, 20000):
+        before = os.stat(p("tt"))
+        time.sleep(0.02)
+        os.truncate(p("tt"), size)  # truncate(2) passes no time attributes to setattr
+        after = os.stat(p("tt"))
+        ok = ok and after.st_mtime_ns > before.st_mtime_ns and after.st_ctime_ns > before.st_ctime_ns
+    os.unlink(p("tt"))
+    return ok
+
+
+check("truncate(2) down and up updates mtime and ctime", times_on_truncate)
+
+
 def times_on_create():
     before = os.stat(p()).st_mtime_ns
     time.sleep(0.02)
