@@ -17,7 +17,7 @@ use crate::{
         extent::{map_next, EXTENT_UNWRITTEN},
         ops, BLOCK_SIZE_U64,
     },
-    inode::{raw_to_vfs, raw_to_vfs_locked, vfs_to_raw, FREE_BUDGET},
+    inode::{next_extent, raw_to_vfs, raw_to_vfs_locked, vfs_to_raw, FREE_BUDGET},
     mount::DaxFs,
 };
 use kernel::{
@@ -48,7 +48,7 @@ pub(crate) fn fallocate(
         .and_then(|l| start.checked_add(l))
         .ok_or(EINVAL)?;
     let keep = mode & falloc::KEEP_SIZE != 0;
-    let _guard = inode.lock();
+    let locked = inode.lock();
     if inode.data().get().is_sealed() {
         return Err(ETXTBSY);
     }
@@ -56,7 +56,7 @@ pub(crate) fn fallocate(
     if !keep && end > size {
         inode.newsize_ok(end.try_into()?)?;
     }
-    file::modified(file)?;
+    file::modified(file, &locked)?;
     if mode & falloc::PUNCH_HOLE != 0 {
         // The VFS only accepts punching together with KEEP_SIZE. Blocks preallocated past the
         // end of the file are freed too, as XFS does.
@@ -76,16 +76,9 @@ pub(crate) fn fallocate(
 
 /// Counts the blocks of `[lblk, end)` that are holes.
 fn hole_blocks(inode: &INode<DaxFs>, mut lblk: u64, end: u64) -> Result<u64> {
-    let sb = inode.super_block();
-    let info = sb.data().get_ref();
-    let raw = inode.data().get();
     let mut holes = 0;
     while lblk < end {
-        let next = info
-            .scratch
-            .with(|s| map_next(&raw, inode.ino(), &info.ctx, &mut info.store(), s, lblk))?
-            .map_err(|e| crate::inode::corrupt(sb, inode.ino(), e))?;
-        match next {
+        match next_extent(inode, lblk)? {
             Some(e) if e.lblk < end => {
                 holes += e.lblk.saturating_sub(lblk);
                 lblk = e.lend();
@@ -155,17 +148,12 @@ fn set_size(inode: &INode<DaxFs>, size: u64) -> Result {
 /// UNWRITTEN extents already read as zeros). The caller holds the invalidate lock and has
 /// removed the range's mappings.
 fn zero_bytes(inode: &INode<DaxFs>, start: u64, end: u64) -> Result {
-    let sb = inode.super_block();
-    let info = sb.data().get_ref();
-    let raw = inode.data().get();
+    let info = inode.super_block().data().get_ref();
     let mut pos = start;
     while pos < end {
-        let lblk = pos / BLOCK_SIZE_U64;
-        let next = info
-            .scratch
-            .with(|s| map_next(&raw, inode.ino(), &info.ctx, &mut info.store(), s, lblk))?
-            .map_err(|e| crate::inode::corrupt(sb, inode.ino(), e))?;
-        let Some(e) = next else { break };
+        let Some(e) = next_extent(inode, pos / BLOCK_SIZE_U64)? else {
+            break;
+        };
         let e_start = e.lblk * BLOCK_SIZE_U64;
         let from = pos.max(e_start);
         if from >= end {

@@ -13,7 +13,7 @@ use crate::{
         inode::Inode,
         ops, BLOCK_SHIFT, BLOCK_SIZE_U64,
     },
-    inode::{corrupt, fmt_time, getattr, raw_to_vfs, raw_to_vfs_locked, vfs_to_raw},
+    inode::{corrupt, fmt_time, getattr, next_extent, raw_to_vfs, raw_to_vfs_locked, vfs_to_raw},
     journal::DTxn,
     mount::{DaxFs, SbInfo},
 };
@@ -272,21 +272,13 @@ impl iomap::Operations for FileIomap {
         map: &mut Map<'a>,
         _srcmap: &mut Map<'a>,
     ) -> Result {
-        let sb = inode.super_block();
-        let info = sb.data().get_ref();
         let pos = u64::try_from(pos).map_err(|_| EINVAL)?;
         let len = u64::try_from(length).unwrap_or(0).max(1);
         let lblk = pos >> BLOCK_SHIFT;
         let start = lblk << BLOCK_SHIFT;
         let end_lblk = pos.saturating_add(len).div_ceil(BLOCK_SIZE_U64);
 
-        let next = {
-            // No transaction may rewrite the map's nodes while they are read.
-            let raw = inode.data().lock();
-            info.scratch
-                .with(|s| map_next(&raw, inode.ino(), &info.ctx, &mut info.store(), s, lblk))?
-                .map_err(|e| corrupt(sb, inode.ino(), e))?
-        };
+        let next = next_extent(inode, lblk)?;
 
         map.set_offset(start as Offset).set_flags(0);
         let write = flags & iomap::flags::WRITE != 0;

@@ -6,7 +6,7 @@ use crate::{
     dir, file,
     format::{
         self,
-        extent::{map_lookup, Extent, EXTENT_UNWRITTEN},
+        extent::{map_lookup, map_next, Extent, EXTENT_UNWRITTEN},
         inode::{
             Inode, Timespec as FmtTime, INODE_FLAG_APPEND, INODE_FLAG_IMMUTABLE,
             INODE_FLAG_NOATIME, MAP_EXTENTS, MAP_INLINE_DATA, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO,
@@ -130,6 +130,18 @@ pub(crate) fn read_inode(info: &SbInfo, ino: Ino) -> Result<Inode, format::Error
 /// Converts an error of the shared format into a kernel error.
 pub(crate) fn to_kernel(e: format::Error) -> Error {
     Error::from_errno(-e.errno())
+}
+
+/// Returns the extent of `inode` that contains block `lblk` or else the first one after it.
+/// The map is read under the on-disk inode's lock, so no transaction (a write fault's
+/// allocation, say) rewrites its nodes meanwhile.
+pub(crate) fn next_extent(inode: &INode<DaxFs>, lblk: u64) -> Result<Option<Extent>> {
+    let sb = inode.super_block();
+    let info = sb.data().get_ref();
+    let raw = inode.data().lock();
+    info.scratch
+        .with(|s| map_next(&raw, inode.ino(), &info.ctx, &mut info.store(), s, lblk))?
+        .map_err(|e| corrupt(sb, inode.ino(), e))
 }
 
 /// Reports a corrupted inode and returns its error.
