@@ -54,8 +54,12 @@ pub const INO_OFF_BTIME_NSEC: usize = 0x54;
 pub const INO_OFF_RDEV: usize = 0x58;
 /// Offset of `checksum` (u32).
 pub const INO_OFF_CHECKSUM: usize = 0x5C;
-/// Offset of `parent` (u64: a directory's parent; root points to itself).
+/// Offset of `parent` (u32: a directory's parent; root points to itself;
+/// inode numbers fit in 32 bits).
 pub const INO_OFF_PARENT: usize = 0x60;
+/// Offset of `prev_orphan` (u32: previous inode on the orphan list, 0 at
+/// the head or when not listed).
+pub const INO_OFF_PREV_ORPHAN: usize = 0x64;
 /// Offset of `map_count` (u32: extents, or directory entries).
 pub const INO_OFF_MAP_COUNT: usize = 0x68;
 /// Offset of `next_orphan` (u32: next inode on the orphan list, 0 at the
@@ -162,6 +166,9 @@ pub struct Inode {
     pub map_count: u32,
     /// Next inode on the orphan list (0 at the end or when not listed).
     pub next_orphan: u32,
+    /// Previous inode on the orphan list (0 at the head or when not
+    /// listed), so an orphan leaves the list in O(1).
+    pub prev_orphan: u32,
     /// The map area, interpreted according to `map_kind`.
     pub map: [u8; INODE_MAP_SIZE],
 }
@@ -210,6 +217,7 @@ impl Inode {
             parent: 0,
             map_count: 0,
             next_orphan: 0,
+            prev_orphan: 0,
             map: [0; INODE_MAP_SIZE],
         }
     }
@@ -299,7 +307,10 @@ impl Inode {
         put_u32(out, INO_OFF_CTIME_NSEC, self.ctime.nsec);
         put_u32(out, INO_OFF_BTIME_NSEC, self.btime.nsec);
         put_u32(out, INO_OFF_RDEV, self.rdev);
-        put_u64(out, INO_OFF_PARENT, self.parent);
+        // Inode numbers are below `MAX_INODES` (2^32), checked by the
+        // layout, so the parent fits in 32 bits.
+        put_u32(out, INO_OFF_PARENT, self.parent as u32);
+        put_u32(out, INO_OFF_PREV_ORPHAN, self.prev_orphan);
         put_u32(out, INO_OFF_MAP_COUNT, self.map_count);
         put_u32(out, INO_OFF_NEXT_ORPHAN, self.next_orphan);
         put_bytes(out, INO_OFF_MAP, &self.map);
@@ -331,9 +342,10 @@ impl Inode {
             ctime: ts(INO_OFF_CTIME_SEC, INO_OFF_CTIME_NSEC),
             btime: ts(INO_OFF_BTIME_SEC, INO_OFF_BTIME_NSEC),
             rdev: get_u32(rec, INO_OFF_RDEV),
-            parent: get_u64(rec, INO_OFF_PARENT),
+            parent: u64::from(get_u32(rec, INO_OFF_PARENT)),
             map_count: get_u32(rec, INO_OFF_MAP_COUNT),
             next_orphan: get_u32(rec, INO_OFF_NEXT_ORPHAN),
+            prev_orphan: get_u32(rec, INO_OFF_PREV_ORPHAN),
             map,
         })
     }

@@ -188,6 +188,7 @@ pub fn op_create<M: Medium + ?Sized>(
     let (ino, gen) = t.alloc_ino()?;
     new.generation = gen;
     new.next_orphan = 0;
+    new.prev_orphan = 0;
     if new.is_dir() {
         let ctx = t.ctx();
         dir_init(new, ino, &ctx, t, s)?;
@@ -230,6 +231,7 @@ pub fn op_symlink<M: Medium + ?Sized>(
     let (ino, gen) = t.alloc_ino()?;
     new.generation = gen;
     new.next_orphan = 0;
+    new.prev_orphan = 0;
     new.parent = 0;
     new.blocks = 0;
     if target.len() <= INODE_MAP_SIZE {
@@ -280,6 +282,7 @@ pub fn op_tmpfile<M: Medium + ?Sized>(
     new.generation = gen;
     new.nlink = 0;
     new.next_orphan = 0;
+    new.prev_orphan = 0;
     new.parent = 0;
     t.orphan_add(ino, new)?;
     Ok(ino)

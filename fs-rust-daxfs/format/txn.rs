@@ -26,7 +26,7 @@
 
 use super::btree::NodeStore;
 use super::bytes::*;
-use super::inode::{Inode, INO_OFF_NEXT_ORPHAN};
+use super::inode::{Inode, INO_OFF_NEXT_ORPHAN, INO_OFF_PREV_ORPHAN};
 use super::journal::{
     journal_state, JournalHeader, JournalState, TxnWriter, JH_OFF_APPLIED, JH_OFF_COMMIT, JH_SIZE,
     REC_HEADER_SIZE, TXN_HEADER_SIZE, TXN_OFF_BODY_LEN,
@@ -395,16 +395,17 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
             .map_err(|_| Error::Truncated)
     }
 
-    /// Encodes and writes inode `ino`. The orphan-list link
-    /// (`next_orphan`) is kept as stored: it belongs to
-    /// [`Txn::orphan_add`] and [`Txn::orphan_remove`], which may change it
-    /// in an inode the caller holds a copy of (the predecessor of a
-    /// removed orphan), so a stale copy never corrupts the list.
+    /// Encodes and writes inode `ino`. The orphan-list links
+    /// (`next_orphan`, `prev_orphan`) are kept as stored: they belong to
+    /// [`Txn::orphan_add`] and [`Txn::orphan_remove`], which may change
+    /// them in an inode the caller holds a copy of (a neighbour of an
+    /// added or removed orphan), so a stale copy never corrupts the list.
     pub fn write_inode(&mut self, ino: u64, inode: &Inode) -> Result<()> {
         let seed = self.ctx.csum_seed;
         let rec = self.inode_rec(ino)?;
         let mut c = *inode;
         c.next_orphan = get_u32(rec, INO_OFF_NEXT_ORPHAN);
+        c.prev_orphan = get_u32(rec, INO_OFF_PREV_ORPHAN);
         c.encode(ino, seed, rec);
         Ok(())
     }
@@ -416,11 +417,35 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
         Ok(())
     }
 
-    fn stored_next_orphan(&mut self, ino: u64) -> Result<u64> {
+    /// The stored orphan-list links of inode `ino`: (`next`, `prev`).
+    fn stored_orphan_links(&mut self, ino: u64) -> Result<(u64, u64)> {
         let off = self.layout().inode_offset(ino)?;
-        let mut b = [0u8; 4];
-        self.read_bytes(off + INO_OFF_NEXT_ORPHAN as u64, &mut b)?;
-        Ok(u64::from(u32::from_le_bytes(b)))
+        let mut n = [0u8; 4];
+        let mut p = [0u8; 4];
+        self.read_bytes(off + INO_OFF_NEXT_ORPHAN as u64, &mut n)?;
+        self.read_bytes(off + INO_OFF_PREV_ORPHAN as u64, &mut p)?;
+        Ok((
+            u64::from(u32::from_le_bytes(n)),
+            u64::from(u32::from_le_bytes(p)),
+        ))
+    }
+
+    /// Sets the stored orphan-list links of the listed orphan `ino` (a
+    /// neighbour of an orphan being added or removed), passing `None` to
+    /// keep a link. [`Error::Corrupt`] if `ino` is not an orphan.
+    fn set_orphan_links(&mut self, ino: u64, next: Option<u64>, prev: Option<u64>) -> Result<()> {
+        let mut i = self.read_inode(ino)?;
+        if i.nlink != 0 {
+            return Err(Error::Corrupt("orphan list links a linked inode"));
+        }
+        let to32 = |v: u64| u32::try_from(v).map_err(|_| Error::BadField("orphan link"));
+        if let Some(n) = next {
+            i.next_orphan = to32(n)?;
+        }
+        if let Some(p) = prev {
+            i.prev_orphan = to32(p)?;
+        }
+        self.write_inode_raw(ino, &i)
     }
 
     // ---- bitmaps ----
@@ -741,54 +766,63 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
         Ok(())
     }
 
-    /// Pushes inode `ino` (which must have no links) on the orphan list:
-    /// `next_orphan = orphan_head`, `orphan_head = ino`. Writes the inode
-    /// and updates the caller's copy.
+    /// Pushes inode `ino` (which must have no links) on the orphan list,
+    /// a doubly linked list through `next_orphan` and `prev_orphan`:
+    /// `ino` becomes the head and the old head's `prev_orphan` points to
+    /// it. Writes the inode and updates the caller's copy.
     pub fn orphan_add(&mut self, ino: u64, inode: &mut Inode) -> Result<()> {
         self.layout().inode_offset(ino)?;
         if inode.nlink != 0 {
             return Err(Error::BadField("orphan with links"));
         }
-        if ino == ROOT_INO || self.sb.orphan_head == ino || self.stored_next_orphan(ino)? != 0 {
+        if ino == ROOT_INO || self.sb.orphan_head == ino || self.stored_orphan_links(ino)? != (0, 0)
+        {
             return Err(Error::Corrupt("inode already on the orphan list"));
         }
-        let head =
-            u32::try_from(self.sb.orphan_head).map_err(|_| Error::BadField("orphan_head"))?;
-        inode.next_orphan = head;
+        let head = self.sb.orphan_head;
+        inode.next_orphan = u32::try_from(head).map_err(|_| Error::BadField("orphan_head"))?;
+        inode.prev_orphan = 0;
+        if head != 0 {
+            if self.stored_orphan_links(head)?.1 != 0 {
+                return Err(Error::Corrupt("orphan list head has a predecessor"));
+            }
+            self.set_orphan_links(head, None, Some(ino))?;
+        }
         self.write_inode_raw(ino, inode)?;
         self.sb_mut().orphan_head = ino;
         Ok(())
     }
 
-    /// Unlinks inode `ino` from the orphan list, walking it from the head
-    /// (at most `inode_count` steps) to fix the predecessor's link. Uses
-    /// the stored links, not the caller's copies. Writes the inode with
-    /// `next_orphan = 0` and updates the caller's copy;
-    /// [`Error::Corrupt`] if `ino` is not on the list.
+    /// Unlinks inode `ino` from the orphan list in O(1): its stored links
+    /// (not the caller's copy) name its neighbours, and each neighbour must
+    /// link back to it. Writes the inode with both links 0 and updates the
+    /// caller's copy; [`Error::Corrupt`] if `ino` is not on the list or the
+    /// links disagree.
     pub fn orphan_remove(&mut self, ino: u64, inode: &mut Inode) -> Result<()> {
-        let l = *self.layout();
-        l.inode_offset(ino)?;
-        let next = self.stored_next_orphan(ino)?;
-        if self.sb.orphan_head == ino {
+        self.layout().inode_offset(ino)?;
+        let (next, prev) = self.stored_orphan_links(ino)?;
+        if prev == 0 {
+            if self.sb.orphan_head != ino {
+                return Err(Error::Corrupt("inode not on the orphan list"));
+            }
+        } else if prev == ino || self.stored_orphan_links(prev)?.0 != ino {
+            return Err(Error::Corrupt(
+                "orphan list: predecessor does not link back",
+            ));
+        }
+        if next != 0 && (next == ino || self.stored_orphan_links(next)?.1 != ino) {
+            return Err(Error::Corrupt("orphan list: successor does not link back"));
+        }
+        if prev == 0 {
             self.sb_mut().orphan_head = next;
         } else {
-            let mut cur = self.sb.orphan_head;
-            let mut steps = 0u64;
-            loop {
-                if cur == 0 || steps >= l.inode_count {
-                    return Err(Error::Corrupt("inode not on the orphan list"));
-                }
-                let mut p = self.read_inode(cur)?;
-                if u64::from(p.next_orphan) == ino {
-                    p.next_orphan = next as u32;
-                    self.write_inode_raw(cur, &p)?;
-                    break;
-                }
-                cur = u64::from(p.next_orphan);
-                steps += 1;
-            }
+            self.set_orphan_links(prev, Some(next), None)?;
+        }
+        if next != 0 {
+            self.set_orphan_links(next, None, Some(prev))?;
         }
         inode.next_orphan = 0;
+        inode.prev_orphan = 0;
         self.write_inode_raw(ino, inode)
     }
 

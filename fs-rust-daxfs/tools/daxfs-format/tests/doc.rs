@@ -93,6 +93,7 @@ fn doc_offsets_match_code() {
         INO_OFF_RDEV,
         INO_OFF_CHECKSUM,
         INO_OFF_PARENT,
+        INO_OFF_PREV_ORPHAN,
         INO_OFF_MAP_COUNT,
         INO_OFF_NEXT_ORPHAN,
         INO_OFF_MAP,

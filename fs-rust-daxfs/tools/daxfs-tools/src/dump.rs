@@ -226,6 +226,13 @@ pub fn dump_inode(fs: &Fs, ino: u64, out: &mut String) {
         "    size {} blocks {} rdev 0x{:x} parent {} map_count {}",
         i.size, i.blocks, i.rdev, i.parent, i.map_count
     );
+    if i.next_orphan != 0 || i.prev_orphan != 0 || i.nlink == 0 {
+        let _ = writeln!(
+            out,
+            "    orphan list: next {} prev {}",
+            i.next_orphan, i.prev_orphan
+        );
+    }
     let _ = writeln!(
         out,
         "    atime {} mtime {} ctime {} btime {}",

@@ -174,8 +174,8 @@ pub enum Fix {
     FreeOrphan(u64),
     /// Empty the orphan list (superblock head).
     ResetOrphanList,
-    /// Set an inode's orphan-list link.
-    SetNextOrphan(u64, u32),
+    /// Clear the orphan-list links of an inode that is not listed.
+    ClearOrphanLinks(u64),
     /// Rewrite bitmaps, group table and free counters.
     Accounting,
 }
@@ -209,7 +209,7 @@ impl Fix {
             | Fix::SetBlocks(..)
             | Fix::SetMapCount(..)
             | Fix::SetParent(..)
-            | Fix::SetNextOrphan(..) => 2,
+            | Fix::ClearOrphanLinks(..) => 2,
             Fix::Accounting => 3,
         }
     }
@@ -1473,6 +1473,7 @@ impl Checker<'_> {
         // The orphan list: inodes unlinked while open.
         let mut listed: HashSet<u64> = HashSet::new();
         let mut cur = self.fs.sb.orphan_head;
+        let mut prev = 0u64;
         while cur != 0 {
             let bad = match self.inodes.get(&cur) {
                 None => Some(format!("orphan list: inode {} is free or invalid", cur)),
@@ -1490,19 +1491,33 @@ impl Checker<'_> {
                 break;
             }
             listed.insert(cur);
+            let back = u64::from(self.inodes[&cur].prev_orphan);
+            if back != prev {
+                // The list is walked forward; the backward links let the
+                // kernel remove an orphan in O(1) and must agree.
+                self.p(
+                    code::ORPHAN_LIST,
+                    format!(
+                        "orphan list: inode {} links back to {}, not {}",
+                        cur, back, prev
+                    ),
+                    Some(Fix::ResetOrphanList),
+                );
+            }
+            prev = cur;
             cur = u64::from(self.inodes[&cur].next_orphan);
         }
         let inos: Vec<u64> = self.inodes.keys().copied().collect();
         for &ino in &inos {
             let i = self.inodes[&ino];
-            if i.next_orphan != 0 && !listed.contains(&ino) {
+            if (i.next_orphan != 0 || i.prev_orphan != 0) && !listed.contains(&ino) {
                 self.p(
                     code::ORPHAN_LIST,
                     format!(
-                        "inode {}: orphan link {} set but it is not on the orphan list",
-                        ino, i.next_orphan
+                        "inode {}: orphan links {}/{} set but it is not on the orphan list",
+                        ino, i.next_orphan, i.prev_orphan
                     ),
-                    Some(Fix::SetNextOrphan(ino, 0)),
+                    Some(Fix::ClearOrphanLinks(ino)),
                 );
             }
         }
@@ -1810,7 +1825,10 @@ fn apply(fs: &mut Fs, fixes: &[Fix]) -> Result<(), String> {
         match *f {
             Fix::ClearInode(_) | Fix::Accounting | Fix::FreeOrphan(_) => {}
             Fix::ResetOrphanList => {}
-            Fix::SetNextOrphan(ino, n) => edit_inode(fs, ino, |i| i.next_orphan = n)?,
+            Fix::ClearOrphanLinks(ino) => edit_inode(fs, ino, |i| {
+                i.next_orphan = 0;
+                i.prev_orphan = 0;
+            })?,
             Fix::RestorePrimary | Fix::RewriteBackup | Fix::ReplayJournal | Fix::ResetJournal => {}
             Fix::SetNlink(ino, n) => edit_inode(fs, ino, |i| i.nlink = n)?,
             Fix::SetMapCount(ino, n) => edit_inode(fs, ino, |i| i.map_count = n)?,

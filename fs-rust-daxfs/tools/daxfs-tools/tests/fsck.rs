@@ -586,6 +586,7 @@ fn corruption_classes() {
         let ino = unlink(i, "/", "f1");
         let g = unlink(i, "sub", "g");
         i.edit_inode(ino, |x| x.next_orphan = g as u32);
+        i.edit_inode(g, |x| x.prev_orphan = ino as u32);
         sb_edit(i, &|s| s.orphan_head = ino);
     });
     case("orphan-unlisted", code::ORPHAN, Fixed::Preen, &|i| {
@@ -597,6 +598,17 @@ fn corruption_classes() {
     });
     case("orphan-link", code::ORPHAN_LIST, Fixed::Preen, &|i| {
         i.edit_inode(i.ino("f2"), |x| x.next_orphan = 9);
+    });
+    case("orphan-back-link", code::ORPHAN_LIST, Fixed::Preen, &|i| {
+        i.edit_inode(i.ino("f2"), |x| x.prev_orphan = 9);
+    });
+    case("orphan-list-back", code::ORPHAN_LIST, Fixed::Preen, &|i| {
+        // A well-formed forward list whose second inode links back wrong.
+        let ino = unlink(i, "/", "f1");
+        let g = unlink(i, "sub", "g");
+        i.edit_inode(ino, |x| x.next_orphan = g as u32);
+        i.edit_inode(g, |x| x.prev_orphan = 7);
+        sb_edit(i, &|s| s.orphan_head = ino);
     });
     case("device-size", code::SB_DEVICE_SIZE, Fixed::Never, &|i| {
         let f = std::fs::OpenOptions::new()

@@ -236,6 +236,128 @@ fn inode_allocator_and_generations() {
 /// with the caller holding stale copies of the inodes (the kernel's
 /// in-core inodes): `write_inode` of a stale copy must not undo a link
 /// that `orphan_remove` changed.
+/// The orphan list from the head, checking every backward link.
+fn orphan_list(e: &Env) -> Vec<u64> {
+    let mut v = Vec::new();
+    let mut c = e.sb.orphan_head;
+    let mut prev = 0;
+    while c != 0 {
+        let i = inode_of(&e.m.cur, &e.sb, c).unwrap();
+        assert_eq!(u64::from(i.prev_orphan), prev, "back link of {}", c);
+        v.push(c);
+        prev = c;
+        c = u64::from(i.next_orphan);
+    }
+    v
+}
+
+fn tmpfiles(e: &mut Env, n: usize) -> (Vec<u64>, Vec<Inode>) {
+    (0..n)
+        .map(|_| {
+            e.txn(|t, s| {
+                let mut new = Inode::new(S_IFREG | 0o600, 0, 0, NOW);
+                let ino = op_tmpfile(t, s, &mut new)?;
+                Ok((ino, new))
+            })
+            .unwrap()
+        })
+        .unzip()
+}
+
+/// Removing an orphan reads and writes only the orphan and its two
+/// neighbours (the list is doubly linked), never walks from the head:
+/// generic/531 evicts ~16k tmpfiles in creation order, the tail first,
+/// which was O(n^2) with a walk. Shown by corrupting every other listed
+/// inode: a walk would fail on them.
+#[test]
+fn orphan_remove_touches_only_neighbours() {
+    let mut e = env(8 << 20);
+    let (ids, mut copies) = tmpfiles(&mut e, 6);
+    // List: 5 -> 4 -> 3 -> 2 -> 1 -> 0 (indexes into ids).
+    let mut want: Vec<u64> = ids.iter().rev().copied().collect();
+    assert_eq!(orphan_list(&e), want);
+    // Remove ids[1] (neighbours ids[2] and ids[0]) with ids[3..] corrupt.
+    let saved = e.m.cur.clone();
+    for &x in &ids[3..] {
+        let o = e.sb.layout.inode_offset(x).unwrap() as usize;
+        e.m.cur[o + 0x5C] ^= 0xFF; // checksum
+    }
+    e.txn(|t, _| t.orphan_remove(ids[1], &mut copies[1]))
+        .unwrap();
+    assert_eq!((copies[1].next_orphan, copies[1].prev_orphan), (0, 0));
+    let mut after = e.m.cur.clone();
+    for &x in &ids[3..] {
+        let o = e.sb.layout.inode_offset(x).unwrap() as usize;
+        after[o + 0x5C] ^= 0xFF;
+    }
+    e.m.cur = after;
+    want.retain(|&x| x != ids[1]);
+    assert_eq!(orphan_list(&e), want);
+    drop(saved);
+    // The tail (creation order, as at process exit), then the head.
+    for k in [0usize, 5, 2, 4, 3] {
+        let mut c = copies[k];
+        assert!(e
+            .txn(|t, s| op_free_inode(t, s, ids[k], &mut c, 4))
+            .unwrap());
+        want.retain(|&x| x != ids[k]);
+        assert_eq!(orphan_list(&e), want);
+    }
+    assert_eq!(e.sb.orphan_head, 0);
+}
+
+/// The links of an orphan's neighbours are checked, so a damaged list is
+/// reported, not made worse.
+#[test]
+fn orphan_remove_refuses_inconsistent_links() {
+    let mut e = env(8 << 20);
+    let (ids, mut copies) = tmpfiles(&mut e, 3);
+    // List: 2 -> 1 -> 0. Break ids[0]'s back link (to ids[2], not ids[1]).
+    let seed = e.sb.ctx().csum_seed;
+    let edit = |e: &mut Env, ino: u64, f: &dyn Fn(&mut Inode)| {
+        let o = e.sb.layout.inode_offset(ino).unwrap() as usize;
+        let mut i = inode_of(&e.m.cur, &e.sb, ino).unwrap();
+        f(&mut i);
+        let rec: &mut [u8; 256] = (&mut e.m.cur[o..o + 256]).try_into().unwrap();
+        i.encode(ino, seed, rec);
+    };
+    let back = ids[2] as u32;
+    edit(&mut e, ids[0], &|i| i.prev_orphan = back);
+    let r = e.txn(|t, _| t.orphan_remove(ids[1], &mut copies[1]));
+    assert_eq!(
+        r.unwrap_err(),
+        Error::Corrupt("orphan list: successor does not link back")
+    );
+    let r = e.txn(|t, _| t.orphan_remove(ids[0], &mut copies[0]));
+    assert_eq!(
+        r.unwrap_err(),
+        Error::Corrupt("orphan list: predecessor does not link back")
+    );
+    // A head with a predecessor cannot take a new orphan in front of it.
+    let back = ids[1] as u32;
+    edit(&mut e, ids[2], &|i| i.prev_orphan = back);
+    let r = e.txn(|t, s| {
+        let mut new = Inode::new(S_IFREG | 0o600, 0, 0, NOW);
+        op_tmpfile(t, s, &mut new)
+    });
+    assert_eq!(
+        r.unwrap_err(),
+        Error::Corrupt("orphan list head has a predecessor")
+    );
+    // Not listed at all (links 0, not the head).
+    edit(&mut e, ids[2], &|i| i.prev_orphan = 0);
+    let f = create(&mut e, "linked");
+    let r = e.txn(|t, _| {
+        let mut i = t.read_inode(f)?;
+        i.nlink = 0;
+        t.orphan_remove(f, &mut i)
+    });
+    assert_eq!(
+        r.unwrap_err(),
+        Error::Corrupt("inode not on the orphan list")
+    );
+}
+
 #[test]
 fn orphan_list_with_stale_copies() {
     let mut e = env(8 << 20);
@@ -254,15 +376,7 @@ fn orphan_list_with_stale_copies() {
     }
     // List: 3 -> 2 -> 1 -> 0 (indexes into ids).
     assert_eq!(e.sb.orphan_head, ids[3]);
-    let list = |e: &Env| {
-        let mut v = Vec::new();
-        let mut c = e.sb.orphan_head;
-        while c != 0 {
-            v.push(c);
-            c = u64::from(inode_of(&e.m.cur, &e.sb, c).unwrap().next_orphan);
-        }
-        v
-    };
+    let list = |e: &Env| orphan_list(e);
     assert_eq!(list(&e), vec![ids[3], ids[2], ids[1], ids[0]]);
     // Remove the middle one (ids[1]): ids[2]'s stored link changes, the
     // caller's copy of ids[2] is now stale.

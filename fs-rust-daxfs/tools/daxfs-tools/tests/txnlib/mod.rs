@@ -697,10 +697,18 @@ pub fn snapshot(img: &[u8]) -> Snap {
         snap.dirs.insert(d, ents);
     }
     let mut cur = sb.orphan_head;
+    let mut prev = 0u64;
     while cur != 0 {
         assert!(snap.orphans.insert(cur), "orphan list loops at {}", cur);
         let i = inode_of(img, &sb, cur).expect("free inode on the orphan list");
         assert_eq!(i.nlink, 0, "orphan {} has links", cur);
+        assert_eq!(
+            u64::from(i.prev_orphan),
+            prev,
+            "orphan {} links back wrong",
+            cur
+        );
+        prev = cur;
         snap.inodes.insert(cur, describe(img, &ctx, cur, &i));
         cur = u64::from(i.next_orphan);
     }
