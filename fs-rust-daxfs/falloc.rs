@@ -57,6 +57,9 @@ pub(crate) fn fallocate(
         inode.newsize_ok(end.try_into()?)?;
     }
     file::modified(file, &locked)?;
+    // Blocks allocated ahead of appending writes are not the caller's preallocation: free them
+    // first, so that none is kept past the end in their name or counted by the ENOSPC check.
+    crate::file::trim_ahead(inode)?;
     if mode & falloc::PUNCH_HOLE != 0 {
         // The VFS only accepts punching together with KEEP_SIZE. Blocks preallocated past the
         // end of the file are freed too, as XFS does.
@@ -185,8 +188,6 @@ fn punch(inode: &INode<DaxFs>, start: u64, end: u64, size: u64) -> Result {
     if start >= end {
         return Ok(());
     }
-    let sb = inode.super_block();
-    let info = sb.data();
     let first = start.div_ceil(BLOCK_SIZE_U64);
     let last = end / BLOCK_SIZE_U64;
     let _guard = unmap(inode, start, end)?;
@@ -195,6 +196,16 @@ fn punch(inode: &INode<DaxFs>, start: u64, end: u64, size: u64) -> Result {
     }
     zero_bytes(inode, start, (first * BLOCK_SIZE_U64).min(size))?;
     zero_bytes(inode, last * BLOCK_SIZE_U64, end.min(size))?;
+    free_range(inode, first, last)
+}
+
+/// Frees the blocks of `[first, last)` of the file, in transactions of bounded size. The
+/// caller holds the inode lock and has removed any mapping of the range.
+pub(crate) fn free_range(inode: &INode<DaxFs>, first: u64, last: u64) -> Result {
+    if first >= last {
+        return Ok(());
+    }
+    let info = inode.super_block().data();
     loop {
         let done = info.journal.run(
             &info.pmem,

@@ -27,7 +27,11 @@ use kernel::{
     },
     new_mutex,
     prelude::*,
-    sync::{aref::ARef, Mutex, MutexGuard},
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+        Mutex, MutexGuard,
+    },
 };
 
 /// What daxfs keeps in each in-core inode: the decoded on-disk inode.
@@ -40,13 +44,33 @@ use kernel::{
 pub(crate) struct InodeInfo {
     #[pin]
     raw: Mutex<Inode>,
+    /// Blocks `[ahead_start, ahead_end)` were allocated ahead of appending writes, past the end
+    /// of the file (see `file::FileIomap::allocate`); empty if `ahead_end <= ahead_start`.
+    /// What is still past the end is freed at the release of a writable file or before a
+    /// `fallocate`. Changed only with the inode locked (`i_rwsem`).
+    ahead_start: Atomic<u64>,
+    ahead_end: Atomic<u64>,
 }
 
 impl InodeInfo {
     fn new(raw: Inode) -> impl PinInit<Self, Error> {
         try_pin_init!(InodeInfo {
             raw <- new_mutex!(raw),
+            ahead_start: Atomic::new(0),
+            ahead_end: Atomic::new(0),
         })
+    }
+
+    /// The blocks allocated ahead of appending writes, `[start, end)` (empty if none).
+    pub(crate) fn ahead(&self) -> (u64, u64) {
+        (self.ahead_start.load(Relaxed), self.ahead_end.load(Relaxed))
+    }
+
+    /// Records blocks allocated ahead of appending writes, `[start, end)` (`(0, 0)`: none).
+    /// The caller holds the inode lock.
+    pub(crate) fn set_ahead(&self, start: u64, end: u64) {
+        self.ahead_start.store(start, Relaxed);
+        self.ahead_end.store(end, Relaxed);
     }
 
     /// A copy of the on-disk inode as last committed.

@@ -65,6 +65,51 @@ report(b0 - counts()[0] == 20 and i0 - counts()[2] == 1, "O_TMPFILE counts its b
 os.close(fd)
 report(counts() == (b0, a0, i0), "... and gives them back at close")
 
+# Appending writes allocate ahead: 16 blocks at first, then as many as the
+# file has, up to 256 (one transaction per 64 KiB to 1 MiB instead of one
+# per block). What the file has not grown into is freed when the last
+# writable file is released, and before a fallocate.
+fd = os.open(p("app"), os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+for k in range(40):
+    os.write(fd, bytes([k]) * 4096)
+# Allocations at blocks 0 (16), 16 (16) and 32 (32): 64 blocks.
+report(b0 - counts()[0] == 64, "40 appended blocks hold 64 while the file is open",
+       f"{b0 - counts()[0]}")
+rd = os.open(p("app"), os.O_RDONLY)
+os.close(rd)
+report(b0 - counts()[0] == 64, "... closing a read-only file of it frees nothing", f"{b0 - counts()[0]}")
+os.close(fd)
+st = os.stat(p("app"))
+report(b0 - counts()[0] == 40 and st.st_blocks == 40 * 8 and st.st_size == 40 * 4096,
+       "... and exactly 40 after the last close", f"{b0 - counts()[0]} {st.st_blocks} {st.st_size}")
+with open(p("app"), "rb") as f:
+    got = f.read()
+report(got == b"".join(bytes([k]) * 4096 for k in range(40)), "... with the data appended")
+os.truncate(p("app"), 50 * 4096)
+with open(p("app"), "rb") as f:
+    f.seek(40 * 4096)
+    report(f.read() == bytes(10 * 4096) and b0 - counts()[0] == 40,
+           "... and a hole after it when truncated up", f"{b0 - counts()[0]}")
+os.unlink(p("app"))
+report(counts() == (b0, a0, i0), "... unlink gives everything back")
+fd = os.open(p("app2"), os.O_CREAT | os.O_RDWR, 0o600)
+for k in range(20):
+    os.write(fd, b"\x11" * 4096)
+os.pwrite(fd, b"\x22" * 4096, 1000 * 4096)
+report(b0 - counts()[0] == 32 + 256, "a write far past the end allocates ahead too",
+       f"{b0 - counts()[0]}")
+report(os.pread(fd, 980 * 4096, 20 * 4096) == bytes(980 * 4096), "... the gap reads as zeros")
+os.close(fd)
+# Blocks 20-31, allocated ahead and zeroed, are inside the file now and
+# stay; 1001-1255 are freed.
+report(b0 - counts()[0] == 33 and os.stat(p("app2")).st_size == 1001 * 4096,
+       "... what is past the end is freed at close", f"{b0 - counts()[0]}")
+report(os.pread(fd := os.open(p("app2"), os.O_RDONLY), 4096 * 1001, 0)
+       == b"\x11" * (20 * 4096) + bytes(980 * 4096) + b"\x22" * 4096, "... and the data is intact")
+os.close(fd)
+os.unlink(p("app2"))
+report(counts() == (b0, a0, i0), "... unlink gives everything back")
+
 # fallocate: preallocation counts its blocks, punching gives back exactly the
 # whole blocks of the range, zeroing changes nothing, unsupported modes fail.
 import ctypes
@@ -76,6 +121,15 @@ def falloc(fd, mode, off, ln):
         return ctypes.get_errno()
     return 0
 
+
+fd = os.open(p("app3"), os.O_CREAT | os.O_RDWR, 0o600)
+for k in range(20):
+    os.write(fd, b"\x33" * 4096)
+report(falloc(fd, 1, 100 * 4096, 10 * 4096) == 0 and b0 - counts()[0] == 30,
+       "fallocate first frees the blocks allocated ahead of appends", f"{b0 - counts()[0]}")
+os.close(fd)
+report(b0 - counts()[0] == 30, "... and the release keeps the preallocation", f"{b0 - counts()[0]}")
+os.unlink(p("app3"))
 
 fd = os.open(p("fa"), os.O_CREAT | os.O_RDWR, 0o600)
 report(falloc(fd, 1, 0, 100 * 4096) == 0, "fallocate KEEP_SIZE of 100 blocks")
