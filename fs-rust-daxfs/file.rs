@@ -196,7 +196,7 @@ const AHEAD_MAX: u64 = 256;
 /// grows with the file) makes it one per 64 KiB to 1 MiB. Nothing is allocated ahead when free
 /// space is short (less than 64 times the amount), so that the blocks held ahead by open files
 /// never make another allocation fail.
-fn ahead_blocks(lblk: u64, want: u64, free: u64) -> u64 {
+pub(crate) fn ahead_blocks(lblk: u64, want: u64, free: u64) -> u64 {
     let ahead = lblk.clamp(AHEAD_MIN, AHEAD_MAX);
     if want >= ahead || free / 64 < ahead {
         0

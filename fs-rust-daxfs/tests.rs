@@ -75,6 +75,25 @@ mod daxfs_kunit {
     }
 
     #[test]
+    fn allocation_ahead_of_appends() {
+        use crate::file::ahead_blocks;
+        let plenty = 1 << 30;
+        // 16 blocks at first, then as many as the file has, at most 256, less what the write
+        // needs itself.
+        assert_eq!(ahead_blocks(0, 1, plenty), 15);
+        assert_eq!(ahead_blocks(40, 1, plenty), 39);
+        assert_eq!(ahead_blocks(10_000, 1, plenty), 255);
+        assert_eq!(ahead_blocks(10_000, 200, plenty), 56);
+        // A write as large as the amount gets nothing more.
+        assert_eq!(ahead_blocks(0, 16, plenty), 0);
+        assert_eq!(ahead_blocks(10_000, 256, plenty), 0);
+        // Nothing ahead when free space is under 64 times the amount.
+        assert_eq!(ahead_blocks(0, 1, 64 * 16 - 1), 0);
+        assert_eq!(ahead_blocks(0, 1, 64 * 16), 15);
+        assert_eq!(ahead_blocks(10_000, 1, 64 * 256 - 1), 0);
+    }
+
+    #[test]
     fn device_numbers() {
         // new_encode_dev(MKDEV(8, 1)) == 0x801; MKDEV(8, 1) == (8 << 20) | 1.
         assert_eq!(new_decode_dev(0x801), (8 << 20) | 1);
