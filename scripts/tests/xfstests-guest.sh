@@ -32,6 +32,21 @@ fi
 # (generic/131, locktest -h localhost) talk over it.
 ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null ||
 	echo "# could not bring up lo: the lock tests will fail to connect"
+# The tests that switch users (_require_user, ~20 of the quick group) need
+# fsgqa, fsgqa2 and 123456-fsgqa and the group fsgqa, as xfstests' README
+# sets up. The guest sees the host's /etc read-only, and the host is not
+# ours to change: the users go into private copies of passwd and group,
+# bind-mounted over the originals for this boot only.
+if ! id fsgqa >/dev/null 2>&1; then
+	cp /etc/passwd /tmp/xfs-passwd && cp /etc/group /tmp/xfs-group &&
+		mkdir -p /tmp/xfs-home && chmod 755 /tmp/xfs-home &&
+		printf '%s\n' 'fsgqa:x:60001:60001::/tmp/xfs-home:/bin/bash' \
+			'fsgqa2:x:60002:60002::/tmp/xfs-home:/bin/bash' \
+			'123456-fsgqa:x:60003:60001::/tmp/xfs-home:/bin/bash' >> /tmp/xfs-passwd &&
+		printf '%s\n' 'fsgqa:x:60001:' 'fsgqa2:x:60002:' >> /tmp/xfs-group &&
+		mount --bind /tmp/xfs-passwd /etc/passwd && mount --bind /tmp/xfs-group /etc/group ||
+		echo "# could not add the fsgqa users: the tests that switch users will not run"
+fi
 mkdir -p $x /tmp/xfs-upper /tmp/xfs-work
 mount -t overlay overlay -o "lowerdir=$src,upperdir=/tmp/xfs-upper,workdir=/tmp/xfs-work" $x 2>/dev/null ||
 	cp -a "$src/." $x/
