@@ -35,17 +35,25 @@ ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null ||
 # The tests that switch users (_require_user, ~20 of the quick group) need
 # fsgqa, fsgqa2 and 123456-fsgqa and the group fsgqa, as xfstests' README
 # sets up. The guest sees the host's /etc read-only, and the host is not
-# ours to change: the users go into private copies of passwd and group,
-# bind-mounted over the originals for this boot only.
+# ours to change: the users go into private copies of passwd, group and
+# shadow (su's PAM account check needs a shadow entry), bind-mounted over
+# the originals for this boot only.
 if ! id fsgqa >/dev/null 2>&1; then
-	cp /etc/passwd /tmp/xfs-passwd && cp /etc/group /tmp/xfs-group &&
-		mkdir -p /tmp/xfs-home && chmod 755 /tmp/xfs-home &&
-		printf '%s\n' 'fsgqa:x:60001:60001::/tmp/xfs-home:/bin/bash' \
-			'fsgqa2:x:60002:60002::/tmp/xfs-home:/bin/bash' \
-			'123456-fsgqa:x:60003:60001::/tmp/xfs-home:/bin/bash' >> /tmp/xfs-passwd &&
-		printf '%s\n' 'fsgqa:x:60001:' 'fsgqa2:x:60002:' >> /tmp/xfs-group &&
-		mount --bind /tmp/xfs-passwd /etc/passwd && mount --bind /tmp/xfs-group /etc/group ||
-		echo "# could not add the fsgqa users: the tests that switch users will not run"
+	(
+		for f in passwd group shadow; do
+			cp -p /etc/$f /tmp/xfs-$f || exit 1
+		done
+		mkdir -p /tmp/xfs-home && chmod 755 /tmp/xfs-home
+		for u in fsgqa:60001:60001 fsgqa2:60002:60002 123456-fsgqa:60003:60001; do
+			IFS=: read -r name uid gid <<<"$u"
+			echo "$name:x:$uid:$gid::/tmp/xfs-home:/bin/bash" >> /tmp/xfs-passwd
+			echo "$name:!:19000:0:99999:7:::" >> /tmp/xfs-shadow
+		done
+		printf '%s\n' 'fsgqa:x:60001:' 'fsgqa2:x:60002:' >> /tmp/xfs-group
+		for f in passwd group shadow; do
+			mount --bind /tmp/xfs-$f /etc/$f || exit 1
+		done
+	) || echo "# could not add the fsgqa users: the tests that switch users will not run"
 fi
 mkdir -p $x /tmp/xfs-upper /tmp/xfs-work
 mount -t overlay overlay -o "lowerdir=$src,upperdir=/tmp/xfs-upper,workdir=/tmp/xfs-work" $x 2>/dev/null ||
