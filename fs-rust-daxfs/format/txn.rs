@@ -958,6 +958,11 @@ impl<M: Medium + ?Sized> NodeStore for Txn<'_, M> {
 /// [`recover`] needs, are the same, and replay rewrites the primary whole.
 /// Returns the superblock and whether it is the backup (then re-read the
 /// primary after [`recover`]).
+///
+/// A backup whose UUID differs from the primary's (its UUID is static, so
+/// a torn primary still has the right one) belongs to an earlier
+/// filesystem on the device and is not taken: laying that layout over
+/// this filesystem would corrupt it. `fsck.daxfs -b` can still use it.
 pub fn read_superblock<M: Medium + ?Sized>(
     m: &mut M,
     dev_blocks: u64,
@@ -968,9 +973,10 @@ pub fn read_superblock<M: Medium + ?Sized>(
         Ok(sb) => return Ok((sb, false)),
         Err(e) => e,
     };
+    let primary = Superblock::decode_raw(&b).ok();
     let mut tried = 0u64;
     for blk in [
-        Superblock::decode_raw(&b).map_or(0, |s| s.layout.backup_sb_block),
+        primary.as_ref().map_or(0, |s| s.layout.backup_sb_block),
         dev_blocks.saturating_sub(1),
     ] {
         if blk == 0 || blk >= dev_blocks || blk == tried {
@@ -979,7 +985,8 @@ pub fn read_superblock<M: Medium + ?Sized>(
         tried = blk;
         m.read(blk * BLOCK_SIZE_U64, &mut b)?;
         if let Ok(sb) = Superblock::decode(&b) {
-            if sb.layout.backup_sb_block == blk {
+            let same_fs = primary.as_ref().is_none_or(|p| p.uuid == sb.uuid);
+            if sb.layout.backup_sb_block == blk && same_fs {
                 return Ok((sb, true));
             }
         }

@@ -703,6 +703,16 @@ fn recovery() {
     let (bsb, backup) = read_superblock(&mut m, torn.len() as u64 / BLOCK_SIZE_U64).unwrap();
     assert!(backup);
     assert!(bsb.same_static(&sb));
+    // The same, but the backup is another filesystem's (another UUID): not taken.
+    let mut other = torn.clone();
+    let bo = (sb.layout.backup_sb_block * BLOCK_SIZE_U64) as usize;
+    let mut osb = Superblock::decode(&other[bo..bo + 512]).unwrap();
+    osb.uuid[0] ^= 0x5A;
+    let mut rec = [0u8; 512];
+    osb.encode(&mut rec);
+    other[bo..bo + 512].copy_from_slice(&rec);
+    let mut m = MemMedium::new(other);
+    assert!(read_superblock(&mut m, torn.len() as u64 / BLOCK_SIZE_U64).is_err());
     let (r, replayed) = Env::open(torn).unwrap();
     assert!(replayed);
     assert!(r.m.cur == new);
