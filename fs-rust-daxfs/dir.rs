@@ -25,7 +25,7 @@ use kernel::{
         dentry::{Named, Unhashed},
         dir::{DirEmitter, DirEntryType},
         file::{self, File},
-        inode::{self, IAttr, INode, Idmap, Kstat, TmpFile},
+        inode::{self, FileAttr, IAttr, INode, Idmap, Kstat, TmpFile},
         Offset,
     },
     prelude::*,
@@ -95,6 +95,14 @@ impl inode::Operations for DirInodeOps {
 
     fn getattr(inode: &INode<DaxFs>, stat: &mut Kstat, _mask: u32) -> Result {
         dinode::getattr(inode, stat)
+    }
+
+    fn fileattr_get(inode: &INode<DaxFs>, fa: &mut FileAttr) -> Result {
+        dinode::fileattr_get(inode, fa)
+    }
+
+    fn fileattr_set(_idmap: &Idmap, inode: &INode<DaxFs>, fa: &FileAttr) -> Result {
+        dinode::fileattr_set(inode, fa)
     }
 
     fn create(

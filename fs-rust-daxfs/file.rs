@@ -22,7 +22,7 @@ use kernel::{
         address_space,
         dax::{self, DaxDevice, VmAreaDesc},
         file::{self, whence, File},
-        inode::{self, FiemapInfo, IAttr, INode, Idmap, Kstat},
+        inode::{self, FiemapInfo, FileAttr, IAttr, INode, Idmap, Kstat},
         iomap::{self, Map},
         Kiocb, Offset,
     },
@@ -57,6 +57,14 @@ impl inode::Operations for FileInodeOps {
 
     fn getattr(inode: &INode<DaxFs>, stat: &mut Kstat, _mask: u32) -> Result {
         getattr(inode, stat)
+    }
+
+    fn fileattr_get(inode: &INode<DaxFs>, fa: &mut FileAttr) -> Result {
+        crate::inode::fileattr_get(inode, fa)
+    }
+
+    fn fileattr_set(_idmap: &Idmap, inode: &INode<DaxFs>, fa: &FileAttr) -> Result {
+        crate::inode::fileattr_set(inode, fa)
     }
 
     fn fiemap(inode: &INode<DaxFs>, info: &mut FiemapInfo, start: u64, len: u64) -> Result {

@@ -9,8 +9,8 @@ use crate::{
         extent::{map_lookup, map_next, Extent, EXTENT_UNWRITTEN},
         inode::{
             Inode, Timespec as FmtTime, INODE_FLAG_APPEND, INODE_FLAG_IMMUTABLE,
-            INODE_FLAG_NOATIME, MAP_EXTENTS, MAP_INLINE_DATA, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO,
-            S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+            INODE_FLAG_NOATIME, INODE_FLAG_NODUMP, MAP_EXTENTS, MAP_INLINE_DATA, S_IFBLK, S_IFCHR,
+            S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
         },
         ops,
         superblock::INODE_SIZE,
@@ -21,7 +21,10 @@ use crate::{
 use kernel::{
     fs::{
         dax::{self, InvalidateGuard},
-        inode::{self, attr as iattr, flags, IAttr, INode, Idmap, Ino, Kstat, Params, Type},
+        inode::{
+            self, attr as iattr, fileattr, flags, statx_attr, FileAttr, IAttr, INode, Idmap, Ino,
+            Kstat, Params, Type,
+        },
         sb::{IGet, SuperBlock},
         Timespec,
     },
@@ -325,9 +328,85 @@ fn install(
     )
 }
 
-/// `getattr` common to all inodes: adds the creation time.
+/// `getattr` common to all inodes: adds the creation time and the `statx` attributes of the
+/// inode's flags.
 pub(crate) fn getattr(inode: &INode<DaxFs>, stat: &mut Kstat) -> Result {
-    stat.set_btime(ts(inode.data().get().btime));
+    let raw = inode.data().get();
+    stat.set_btime(ts(raw.btime));
+    let mut attrs = 0;
+    for (flag, attr) in [
+        (INODE_FLAG_IMMUTABLE, statx_attr::IMMUTABLE),
+        (INODE_FLAG_APPEND, statx_attr::APPEND),
+        (INODE_FLAG_NODUMP, statx_attr::NODUMP),
+    ] {
+        if raw.flags & flag != 0 {
+            attrs |= attr;
+        }
+    }
+    stat.set_attributes(
+        attrs,
+        statx_attr::IMMUTABLE | statx_attr::APPEND | statx_attr::NODUMP,
+    );
+    Ok(())
+}
+
+/// The inode flags `chattr` can change, with their `FS_*_FL` and (but for NODUMP) VFS `S_*`
+/// counterparts.
+const USER_FLAGS: [(u32, u32, u32); 4] = [
+    (INODE_FLAG_IMMUTABLE, fileattr::IMMUTABLE, flags::IMMUTABLE),
+    (INODE_FLAG_APPEND, fileattr::APPEND, flags::APPEND),
+    (INODE_FLAG_NOATIME, fileattr::NOATIME, flags::NOATIME),
+    (INODE_FLAG_NODUMP, fileattr::NODUMP, 0),
+];
+
+/// `fileattr_get` (`FS_IOC_GETFLAGS`, `FS_IOC_FSGETXATTR`): the flags `chattr` can change.
+/// DAX is not reported as a flag: every regular file is DAX, which `statx` reports
+/// (`STATX_ATTR_DAX`), and it cannot be turned off.
+pub(crate) fn fileattr_get(inode: &INode<DaxFs>, fa: &mut FileAttr) -> Result {
+    let raw = inode.data().get();
+    let mut f = 0;
+    for (disk, user, _) in USER_FLAGS {
+        if raw.flags & disk != 0 {
+            f |= user;
+        }
+    }
+    fa.fill_flags(f);
+    Ok(())
+}
+
+/// `fileattr_set` (`FS_IOC_SETFLAGS`, `FS_IOC_FSSETXATTR`): immutable, append-only, noatime
+/// and nodump, committed with the change time in one transaction; any other flag or xattr
+/// field fails with `EOPNOTSUPP` (the VFS has checked ownership and `CAP_LINUX_IMMUTABLE`, and
+/// holds the inode lock). Other daxfs flags (SEALED) are kept.
+pub(crate) fn fileattr_set(inode: &INode<DaxFs>, fa: &FileAttr) -> Result {
+    let want = fa.flags();
+    let known = USER_FLAGS.iter().fold(0, |a, f| a | f.1);
+    if fa.has_fsx() || want & !known != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let (mut disk, mut vfs, mut vfs_mask) = (0, 0, 0);
+    for (d, user, v) in USER_FLAGS {
+        vfs_mask |= v;
+        if want & user != 0 {
+            disk |= d;
+            vfs |= v;
+        }
+    }
+    let disk_mask = USER_FLAGS.iter().fold(0, |a, f| a | f.0);
+    let sb = inode.super_block();
+    let info = sb.data();
+    inode.set_ctime(inode.current_time());
+    info.journal.run(
+        &info.pmem,
+        |t, _| {
+            let mut raw = vfs_to_raw(inode, inode.data().get());
+            raw.flags = (raw.flags & !disk_mask) | disk;
+            t.write_inode(inode.ino(), &raw)?;
+            Ok(raw)
+        },
+        |raw| raw_to_vfs(inode, raw),
+    )?;
+    inode.set_flags(vfs, vfs_mask);
     Ok(())
 }
 

@@ -328,6 +328,163 @@ def unlinked_open():
 
 check("an unlinked open file stays readable until close", unlinked_open)
 
+# --- file attributes: chattr +i/+a/+A/+d (FS_IOC_GETFLAGS/SETFLAGS, statx) ---
+import fcntl  # noqa: E402
+import struct  # noqa: E402
+
+FS_IOC_GETFLAGS, FS_IOC_SETFLAGS = 0x80086601, 0x40086602
+FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR = 0x801C581F, 0x401C5820
+FL_IMMUTABLE, FL_APPEND, FL_NODUMP, FL_NOATIME = 0x10, 0x20, 0x40, 0x80
+XFLAG_IMMUTABLE, XFLAG_APPEND = 0x8, 0x10
+STATX_ATTR_IMMUTABLE, STATX_ATTR_APPEND, STATX_ATTR_NODUMP = 0x10, 0x20, 0x40
+
+
+def getflags(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return struct.unpack("l", fcntl.ioctl(fd, FS_IOC_GETFLAGS, b"\0" * 8))[0]
+    finally:
+        os.close(fd)
+
+
+def setflags(path, flags):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("l", flags))
+    finally:
+        os.close(fd)
+
+
+def statx_attributes(path):
+    buf = ctypes.create_string_buffer(256)
+    if libc.statx(AT_FDCWD, path.encode(), 0, 0xFFF, buf) != 0:
+        raise OSError(ctypes.get_errno(), "statx", path)
+    return struct.unpack_from("Q", buf, 8)[0], struct.unpack_from("Q", buf, 56)[0]
+
+
+def chattr_immutable():
+    f = p("attr-i")
+    write(f, b"fixed")
+    base = getflags(f)
+    setflags(f, base | FL_IMMUTABLE)
+    got = []
+    got.append(getflags(f) & FL_IMMUTABLE != 0)
+    a, mask = statx_attributes(f)
+    got.append(a & STATX_ATTR_IMMUTABLE != 0 and mask & STATX_ATTR_IMMUTABLE != 0)
+    for name, fn in [("open for write", lambda: os.open(f, os.O_WRONLY)),
+                     ("truncate", lambda: os.truncate(f, 0)),
+                     ("unlink", lambda: os.unlink(f)),
+                     ("rename", lambda: os.rename(f, p("attr-i2"))),
+                     ("link", lambda: os.link(f, p("attr-i3"))),
+                     ("chmod", lambda: os.chmod(f, 0o600))]:
+        try:
+            fn()
+            got.append(f"{name} succeeded")
+        except OSError as e:
+            got.append(e.errno == errno.EPERM or f"{name}: {errno.errorcode[e.errno]}")
+    setflags(f, base)
+    got.append(getflags(f) & FL_IMMUTABLE == 0 and statx_attributes(f)[0] & STATX_ATTR_IMMUTABLE == 0)
+    write(f, b"changed")
+    got.append(read(f) == b"changed")
+    os.unlink(f)
+    bad = [g for g in got if g is not True]
+    return not bad or f"{bad} in {got}"
+
+
+def chattr_append():
+    f = p("attr-a")
+    write(f, b"log:")
+    base = getflags(f)
+    setflags(f, base | FL_APPEND)
+    got = [statx_attributes(f)[0] & STATX_ATTR_APPEND != 0]
+    fd = os.open(f, os.O_WRONLY | os.O_APPEND)
+    os.write(fd, b"more")
+    os.close(fd)
+    got.append(read(f) == b"log:more")
+    for name, fn in [("open for write without O_APPEND", lambda: os.open(f, os.O_WRONLY)),
+                     ("truncate", lambda: os.truncate(f, 0)),
+                     ("unlink", lambda: os.unlink(f))]:
+        try:
+            fn()
+            got.append(f"{name} succeeded")
+        except OSError as e:
+            got.append(e.errno == errno.EPERM or f"{name}: {errno.errorcode[e.errno]}")
+    setflags(f, base)
+    os.unlink(f)
+    bad = [g for g in got if g is not True]
+    return not bad or f"{bad} in {got}"
+
+
+def chattr_noatime_nodump():
+    f = p("attr-A")
+    write(f, b"x")
+    base = getflags(f)
+    c0 = os.stat(f).st_ctime_ns
+    time.sleep(0.05)
+    setflags(f, base | FL_NOATIME | FL_NODUMP)
+    got = [getflags(f) & (FL_NOATIME | FL_NODUMP) == FL_NOATIME | FL_NODUMP,
+           statx_attributes(f)[0] & STATX_ATTR_NODUMP != 0,
+           os.stat(f).st_ctime_ns > c0]
+    setflags(f, base)
+    os.unlink(f)
+    return all(got) or f"flags, statx, ctime: {got}"
+
+
+def chattr_xattr_interface():
+    # xfs_io chattr uses FS_IOC_FSGETXATTR/FSSETXATTR: struct fsxattr, xflags first.
+    f = p("attr-x")
+    write(f, b"x")
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        raw = bytearray(fcntl.ioctl(fd, FS_IOC_FSGETXATTR, b"\0" * 28))
+        xflags = struct.unpack_from("I", raw, 0)[0]
+        struct.pack_into("I", raw, 0, xflags | XFLAG_APPEND)
+        fcntl.ioctl(fd, FS_IOC_FSSETXATTR, bytes(raw))
+        appended = getflags(f) & FL_APPEND != 0
+        struct.pack_into("I", raw, 0, xflags)
+        fcntl.ioctl(fd, FS_IOC_FSSETXATTR, bytes(raw))
+    finally:
+        os.close(fd)
+    os.unlink(f)
+    return appended
+
+
+def chattr_unprivileged():
+    # The owner may set noatime, but not immutable (CAP_LINUX_IMMUTABLE).
+    f = p("attr-u")
+    write(f, b"x")
+    os.chown(f, 4321, 4321)
+    base = getflags(f)
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.setgid(4321)
+            os.setuid(4321)
+            setflags(f, base | FL_NOATIME)
+            try:
+                setflags(f, base | FL_IMMUTABLE)
+                code = 2
+            except OSError as e:
+                code = 0 if e.errno == errno.EPERM else 3
+        except Exception:  # noqa: BLE001
+            code = 4
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    rc = os.waitstatus_to_exitcode(status)
+    ok = rc == 0 and getflags(f) & (FL_NOATIME | FL_IMMUTABLE) == FL_NOATIME
+    setflags(f, base)
+    os.unlink(f)
+    return ok or f"child exit {rc}"
+
+
+check("chattr +i: reported (flags, statx), writes/truncate/unlink/rename/link/chmod EPERM; -i undoes",
+      chattr_immutable)
+check("chattr +a: only O_APPEND writes; truncate/unlink EPERM", chattr_append)
+check("chattr +A +d: set, reported (statx nodump), ctime updated", chattr_noatime_nodump)
+check("FS_IOC_FSSETXATTR (xfs_io chattr) sets append-only", chattr_xattr_interface)
+check("chattr as the owner: noatime yes, immutable EPERM", chattr_unprivileged)
+
 # --- readdir sees exactly what exists ---
 expected = {"f", "fifo", "chr", "blk", "sock", "n" * 255, "ld", "s1", "s2", "b", "c", "r1", "r2",
             "from-tmpfile", "t", "tm"}
