@@ -395,12 +395,13 @@ pub(crate) fn fileattr_set(inode: &INode<DaxFs>, fa: &FileAttr) -> Result {
     let disk_mask = USER_FLAGS.iter().fold(0, |a, f| a | f.0);
     let sb = inode.super_block();
     let info = sb.data();
-    inode.set_ctime(inode.current_time());
+    let now = fmt_time(inode.current_time());
     info.journal.run(
         &info.pmem,
         |t, _| {
             let mut raw = vfs_to_raw(inode, inode.data().get());
             raw.flags = (raw.flags & !disk_mask) | disk;
+            raw.ctime = now;
             t.write_inode(inode.ino(), &raw)?;
             Ok(raw)
         },
