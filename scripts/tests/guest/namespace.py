@@ -362,6 +362,23 @@ def statx_attributes(path):
     return struct.unpack_from("Q", buf, 8)[0], struct.unpack_from("Q", buf, 56)[0]
 
 
+def eperm(ops):
+    """True for each (name, fn) of ops that fails with EPERM, else what happened."""
+    got = []
+    for name, fn in ops:
+        try:
+            fn()
+            got.append(f"{name} succeeded")
+        except OSError as e:
+            got.append(e.errno == errno.EPERM or f"{name}: {errno.errorcode[e.errno]}")
+    return got
+
+
+def failures(got):
+    bad = [g for g in got if g is not True]
+    return not bad or f"{bad} in {got}"
+
+
 def chattr_immutable():
     f = p("attr-i")
     write(f, b"fixed")
@@ -371,24 +388,18 @@ def chattr_immutable():
     got.append(getflags(f) & FL_IMMUTABLE != 0)
     a, mask = statx_attributes(f)
     got.append(a & STATX_ATTR_IMMUTABLE != 0 and mask & STATX_ATTR_IMMUTABLE != 0)
-    for name, fn in [("open for write", lambda: os.open(f, os.O_WRONLY)),
-                     ("truncate", lambda: os.truncate(f, 0)),
-                     ("unlink", lambda: os.unlink(f)),
-                     ("rename", lambda: os.rename(f, p("attr-i2"))),
-                     ("link", lambda: os.link(f, p("attr-i3"))),
-                     ("chmod", lambda: os.chmod(f, 0o600))]:
-        try:
-            fn()
-            got.append(f"{name} succeeded")
-        except OSError as e:
-            got.append(e.errno == errno.EPERM or f"{name}: {errno.errorcode[e.errno]}")
+    got += eperm([("open for write", lambda: os.open(f, os.O_WRONLY)),
+                  ("truncate", lambda: os.truncate(f, 0)),
+                  ("unlink", lambda: os.unlink(f)),
+                  ("rename", lambda: os.rename(f, p("attr-i2"))),
+                  ("link", lambda: os.link(f, p("attr-i3"))),
+                  ("chmod", lambda: os.chmod(f, 0o600))])
     setflags(f, base)
     got.append(getflags(f) & FL_IMMUTABLE == 0 and statx_attributes(f)[0] & STATX_ATTR_IMMUTABLE == 0)
     write(f, b"changed")
     got.append(read(f) == b"changed")
     os.unlink(f)
-    bad = [g for g in got if g is not True]
-    return not bad or f"{bad} in {got}"
+    return failures(got)
 
 
 def chattr_append():
@@ -401,18 +412,12 @@ def chattr_append():
     os.write(fd, b"more")
     os.close(fd)
     got.append(read(f) == b"log:more")
-    for name, fn in [("open for write without O_APPEND", lambda: os.open(f, os.O_WRONLY)),
-                     ("truncate", lambda: os.truncate(f, 0)),
-                     ("unlink", lambda: os.unlink(f))]:
-        try:
-            fn()
-            got.append(f"{name} succeeded")
-        except OSError as e:
-            got.append(e.errno == errno.EPERM or f"{name}: {errno.errorcode[e.errno]}")
+    got += eperm([("open for write without O_APPEND", lambda: os.open(f, os.O_WRONLY)),
+                  ("truncate", lambda: os.truncate(f, 0)),
+                  ("unlink", lambda: os.unlink(f))])
     setflags(f, base)
     os.unlink(f)
-    bad = [g for g in got if g is not True]
-    return not bad or f"{bad} in {got}"
+    return failures(got)
 
 
 def chattr_noatime_nodump():
