@@ -72,6 +72,7 @@ pub(crate) fn fallocate(
     }
     preallocate(inode, start / BLOCK_SIZE_U64, end.div_ceil(BLOCK_SIZE_U64))?;
     if !keep && end > size {
+        crate::inode::zero_past_eof(inode, size, end)?;
         set_size(inode, end)?;
     }
     Ok(())

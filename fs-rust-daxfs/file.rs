@@ -103,7 +103,12 @@ impl file::Operations for FileOps {
         kiocb: &mut Kiocb<'_, ()>,
         iov: &mut IovIterSource<'_>,
     ) -> Result<usize> {
-        dax::iomap_write::<FileIomap>(inode, kiocb, iov, |inode, start, written| {
+        let prepare = |inode: &INode<DaxFs>, start: Offset| {
+            // A write starting past the end of the file grows it over what lies between.
+            let start = u64::try_from(start).map_err(|_| EINVAL)?;
+            crate::inode::zero_past_eof(inode, u64::try_from(inode.size()).unwrap_or(0), start)
+        };
+        dax::iomap_write::<FileIomap>(inode, kiocb, iov, prepare, |inode, start, written| {
             // The data is in place (allocations committed in `begin`); one transaction now
             // records the new size and times, unless they do not change: overwrites within a
             // tick of the (coarse) clock, as `file_update_time` skips them.

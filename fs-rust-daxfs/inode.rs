@@ -443,6 +443,54 @@ fn zero_tail(inode: &INode<DaxFs>, pos: u64) -> Result {
     }
 }
 
+/// Before the file grows from `old` to `new` bytes: makes what lies between read as zeros.
+/// The tail of the old last block is zeroed ([`zero_tail`]), and so is every written block
+/// past it and before `new` except the blocks allocated ahead of appends
+/// ([`InodeInfo::ahead`]), which are zero: they were zeroed when allocated and nothing writes
+/// past the end of a file. Other written blocks past the end exist only after a crash, when a
+/// write had copied its data but its new size was not committed; growing the file must not show
+/// that data (holes and UNWRITTEN extents already read as zeros). The caller holds the inode
+/// lock.
+pub(crate) fn zero_past_eof(inode: &INode<DaxFs>, old: u64, new: u64) -> Result {
+    if new <= old {
+        return Ok(());
+    }
+    zero_tail(inode, old)?;
+    let info = inode.super_block().data().get_ref();
+    let (a_start, a_end) = inode.data().ahead();
+    let mut lblk = old.div_ceil(BLOCK_SIZE_U64);
+    let end = new.div_ceil(BLOCK_SIZE_U64);
+    let mut zeroed = false;
+    while lblk < end {
+        let Some(e) = next_extent(inode, lblk)? else {
+            break;
+        };
+        if e.lblk >= end {
+            break;
+        }
+        let from = lblk.max(e.lblk);
+        let to = e.lend().min(end);
+        if e.flags & EXTENT_UNWRITTEN == 0 {
+            // The parts of [from, to) outside the range allocated ahead.
+            for (s, t) in [(from, to.min(a_start)), (from.max(a_end), to)] {
+                if s < t {
+                    let pblk = e.pblk + (s - e.lblk);
+                    info.pmem.zero(
+                        pblk * BLOCK_SIZE_U64,
+                        ((t - s) * BLOCK_SIZE_U64).try_into()?,
+                    )?;
+                    zeroed = true;
+                }
+            }
+        }
+        lblk = to;
+    }
+    if zeroed {
+        dax::fence();
+    }
+    Ok(())
+}
+
 /// Changes the size of a regular file: shrinking frees the blocks past the new end (in as
 /// many transactions as needed, each consistent) after zeroing the tail of the last block;
 /// growing only records the size (the new range is a hole). Page faults are kept out (the
@@ -462,7 +510,7 @@ fn truncate(inode: &INode<DaxFs>, size: i64) -> Result {
         // Removes mappings of the pages past the end before their blocks are freed.
         inode.truncate_setsize(size);
     } else {
-        zero_tail(inode, old)?;
+        zero_past_eof(inode, old, new)?;
     }
     loop {
         let done = info.journal.run(

@@ -13,6 +13,8 @@
     daxfs_util.py loop DEV DIR N        mount, walk and read, umount; N times
     daxfs_util.py holes DEV SIZE        give the file of SIZE bytes a hole and an
                                         unwritten extent (mkfs makes neither)
+    daxfs_util.py shrink DEV SIZE NEW   set the size of the file of SIZE bytes to
+                                        NEW, keeping its data past NEW (as a crash can)
 
 Everything is deterministic (fixed seeds), so a failure reproduces.
 """
@@ -527,6 +529,35 @@ def holes(dev, size):
     raise SystemExit("no regular file of %d bytes" % size)
 
 
+def shrink(dev, size, newsize):
+    """Sets the size of the regular file of SIZE bytes to NEWSIZE, leaving its
+    blocks and their data: what a crash leaves when a write had copied its
+    data past the end of the file but its new size was not committed."""
+    size, newsize = int(size), int(newsize)
+    with open(dev, "r+b") as fh:
+        sb = _sb(fh)
+        seed = _crc_update(0xFFFFFFFF, bytes(sb[0x50:0x60]))
+        its = _get(sb, "inode_table_start")
+        for ino in range(1, _get(sb, "inode_count")):
+            fh.seek(its * BLOCK + ino * 256)
+            rec = bytearray(fh.read(256))
+            mode = struct.unpack_from("<H", rec, 0)[0]
+            if mode & 0o170000 != 0o100000 or struct.unpack_from("<Q", rec, 0x18)[0] != size:
+                continue
+            struct.pack_into("<Q", rec, 0x18, newsize)
+            struct.pack_into("<I", rec, 0x5C, 0)
+            c = _crc_update(seed, struct.pack("<Q", ino))
+            c = _crc_update(c, bytes(rec))
+            struct.pack_into("<I", rec, 0x5C, c ^ 0xFFFFFFFF)
+            fh.seek(its * BLOCK + ino * 256)
+            fh.write(rec)
+            fh.flush()
+            os.fsync(fh.fileno())
+            print(ino)
+            return 0
+    raise SystemExit("no regular file of %d bytes" % size)
+
+
 def sbfield(dev, name):
     """Prints a superblock field as it is on the device now: read with O_DIRECT, since
     a mounted daxfs writes persistent memory directly, behind the block device's page
@@ -569,7 +600,7 @@ def main(argv):
     cmd = argv[1]
     fn = {"mktree": mktree, "compare": compare, "readpat": readpat, "dirpos": dirpos,
           "mount": mount, "corrupt": corrupt, "sbfield": sbfield, "loop": loop,
-          "holes": holes}[cmd]
+          "holes": holes, "shrink": shrink}[cmd]
     r = fn(*argv[2:])
     return r or 0
 
