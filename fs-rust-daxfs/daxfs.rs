@@ -29,6 +29,7 @@ mod journal;
 mod mount;
 mod namei;
 mod pmem;
+mod seal;
 
 #[cfg(CONFIG_DAXFS_KUNIT_TEST)]
 mod tests;

@@ -9,7 +9,7 @@
 //! preallocates it again, so its whole blocks end up UNWRITTEN (as on ext4 and XFS). Every change of the block map is a
 //! transaction of bounded size, so each step leaves a consistent filesystem. A sealed file's
 //! block map cannot change: every mode fails with `ETXTBSY`. Collapsing, inserting and
-//! unsharing ranges are not supported (`EOPNOTSUPP`).
+//! unsharing ranges are not supported (`EOPNOTSUPP`). Sealing and unsealing are in `seal.rs`.
 
 use crate::{
     file::MAX_ALLOC_BLOCKS,
@@ -38,15 +38,22 @@ pub(crate) fn fallocate(
     offset: Offset,
     len: Offset,
 ) -> Result {
-    let supported = falloc::KEEP_SIZE | falloc::PUNCH_HOLE | falloc::ZERO_RANGE;
-    if mode & !supported != 0 {
-        return Err(EOPNOTSUPP);
-    }
     let start = u64::try_from(offset).map_err(|_| EINVAL)?;
     let end = u64::try_from(len)
         .ok()
         .and_then(|l| start.checked_add(l))
         .ok_or(EINVAL)?;
+    // The VFS passes each of these alone, and only with a privileged caller.
+    if mode == falloc::SEAL_BLOCK_MAP {
+        return crate::seal::seal(file, inode, end);
+    }
+    if mode == falloc::UNSEAL_BLOCK_MAP {
+        return crate::seal::unseal(inode);
+    }
+    let supported = falloc::KEEP_SIZE | falloc::PUNCH_HOLE | falloc::ZERO_RANGE;
+    if mode & !supported != 0 {
+        return Err(EOPNOTSUPP);
+    }
     let keep = mode & falloc::KEEP_SIZE != 0;
     let locked = inode.lock();
     if inode.data().get().is_sealed() {
@@ -99,7 +106,7 @@ fn hole_blocks(inode: &INode<DaxFs>, mut lblk: u64, end: u64) -> Result<u64> {
 /// Gives every hole of blocks `[lblk, end)` UNWRITTEN blocks, one bounded transaction at a
 /// time. A request for more blocks than are free fails with `ENOSPC` before allocating any
 /// (a concurrent allocation can still make it fail part way, keeping what was allocated).
-fn preallocate(inode: &INode<DaxFs>, mut lblk: u64, end: u64) -> Result {
+pub(crate) fn preallocate(inode: &INode<DaxFs>, mut lblk: u64, end: u64) -> Result {
     let sb = inode.super_block();
     let info = sb.data().get_ref();
     if hole_blocks(inode, lblk, end)? > info.journal.sb().free_blocks {
@@ -133,7 +140,7 @@ fn preallocate(inode: &INode<DaxFs>, mut lblk: u64, end: u64) -> Result {
 }
 
 /// Records a new size in a transaction (the blocks are already allocated).
-fn set_size(inode: &INode<DaxFs>, size: u64) -> Result {
+pub(crate) fn set_size(inode: &INode<DaxFs>, size: u64) -> Result {
     let sb = inode.super_block();
     let info = sb.data();
     info.journal.run(
@@ -176,7 +183,11 @@ fn zero_bytes(inode: &INode<DaxFs>, start: u64, end: u64) -> Result {
 
 /// Keeps page faults out of `[start, end)` (the returned guard), waits for pinned DAX pages and
 /// removes the range's mappings, before its data is zeroed or its blocks freed.
-fn unmap<'a>(inode: &'a INode<DaxFs>, start: u64, end: u64) -> Result<InvalidateGuard<'a, DaxFs>> {
+pub(crate) fn unmap<'a>(
+    inode: &'a INode<DaxFs>,
+    start: u64,
+    end: u64,
+) -> Result<InvalidateGuard<'a, DaxFs>> {
     let guard = InvalidateGuard::new(inode);
     dax::break_layouts(inode, &guard)?;
     inode.truncate_pagecache_range(start.try_into()?, (end - 1).try_into()?);

@@ -80,6 +80,7 @@ impl inode::Operations for FileInodeOps {
 impl file::Operations for FileOps {
     type FileSystem = DaxFs;
     const LEASES: bool = true;
+    const SEAL_BLOCK_MAP: bool = true;
 
     fn seek(file: &File, inode: &INode<DaxFs>, offset: Offset, whence: u32) -> Result<Offset> {
         match whence {

@@ -308,6 +308,9 @@ fn install(
     if raw.flags & INODE_FLAG_NOATIME != 0 {
         iflags |= flags::NOATIME;
     }
+    if raw.is_sealed() {
+        iflags |= flags::IOMAP_IMMUTABLE;
+    }
 
     new.init(
         Params {

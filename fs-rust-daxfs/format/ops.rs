@@ -948,3 +948,91 @@ pub fn op_free_inode<M: Medium + ?Sized>(
     t.free_ino(ino)?;
     Ok(true)
 }
+
+/// One step of sealing or unsealing the block map of regular file `ino`:
+/// sets (`seal`) or clears `EXTENT_SEALED` on at most `budget` extents,
+/// starting with the first one that ends after block `lblk`, and writes
+/// the inode. Returns the block to continue from in a new transaction, or
+/// `None` when the last extent is done. Sealing needs an unsealed inode
+/// whose extents are all written (the caller filled the holes and zeroed
+/// the unwritten extents first); unsealing needs the inode flag already
+/// cleared ([`op_seal_inode`]), the documented order that leaves at worst
+/// stray SEALED extents in an unsealed inode after a crash.
+pub fn op_seal_extents<M: Medium + ?Sized>(
+    t: &mut Txn<'_, M>,
+    s: &mut Scratch,
+    ino: u64,
+    inode: &mut Inode,
+    lblk: u64,
+    seal: bool,
+    budget: usize,
+) -> Result<Option<u64>> {
+    if !inode.is_reg() {
+        return Err(Error::BadField("sealing a file that is not regular"));
+    }
+    let ctx = t.ctx();
+    let mut at = lblk;
+    for _ in 0..budget.max(1) {
+        let Some(e) = map_next(inode, ino, &ctx, t, s, at)? else {
+            t.write_inode(ino, inode)?;
+            return Ok(None);
+        };
+        if seal && e.flags & EXTENT_UNWRITTEN != 0 {
+            return Err(Error::BadField("sealing an unwritten extent"));
+        }
+        let flags = if seal {
+            e.flags | EXTENT_SEALED
+        } else {
+            e.flags & !EXTENT_SEALED
+        };
+        if flags != e.flags {
+            map_update(inode, ino, &ctx, t, s, Extent { flags, ..e })?;
+        }
+        at = e.lend();
+    }
+    t.write_inode(ino, inode)?;
+    Ok(Some(at))
+}
+
+/// Sets (`seal`) or clears the SEALED flag of regular file `ino` and its
+/// change time, and writes the inode. Sealing checks the invariants of a
+/// sealed file first and fails with `Error::BadField` if one does not hold:
+/// every extent SEALED (by [`op_seal_extents`]) and written, and the
+/// extents cover blocks `0 .. ceil(size / 4096)` exactly, without a hole
+/// and with nothing past them.
+pub fn op_seal_inode<M: Medium + ?Sized>(
+    t: &mut Txn<'_, M>,
+    s: &mut Scratch,
+    ino: u64,
+    inode: &mut Inode,
+    seal: bool,
+    now: Timespec,
+) -> Result<()> {
+    if !inode.is_reg() {
+        return Err(Error::BadField("sealing a file that is not regular"));
+    }
+    if seal {
+        let ctx = t.ctx();
+        let blocks = inode.size.div_ceil(BLOCK_SIZE_U64);
+        let mut at = 0;
+        while let Some(e) = map_next(inode, ino, &ctx, t, s, at)? {
+            if e.lblk != at || e.lend() > blocks {
+                return Err(Error::BadField(
+                    "sealing a file with a hole or blocks past its end",
+                ));
+            }
+            if e.flags & EXTENT_SEALED == 0 || e.flags & EXTENT_UNWRITTEN != 0 {
+                return Err(Error::BadField("sealing an extent not sealed or unwritten"));
+            }
+            at = e.lend();
+        }
+        if at != blocks {
+            return Err(Error::BadField("sealing a file with a hole at its end"));
+        }
+        inode.flags |= INODE_FLAG_SEALED;
+    } else {
+        inode.flags &= !INODE_FLAG_SEALED;
+    }
+    inode.ctime = now;
+    t.write_inode(ino, inode)
+}

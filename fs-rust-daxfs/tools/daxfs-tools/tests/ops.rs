@@ -1081,3 +1081,133 @@ fn punch_on_a_full_device() {
     check_all(&w, &img_path, "second split");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Sealing a file in steps (`op_seal_extents`, then `op_seal_inode`) and
+/// unsealing it (inode flag first): the invariants are checked before the
+/// inode flag is set, every map change of a sealed file is refused, fsck
+/// is clean in every state, and unsealing gives the map back.
+#[test]
+fn seal_and_unseal_in_steps() {
+    let dir = common::scratch("ops-seal");
+    let img_path = dir.join("img");
+    let (mut env, _) = Env::open(fresh_image(64 << 20, None)).unwrap();
+    let now = Timespec { sec: 7, nsec: 0 };
+    let f = env
+        .txn(|t, s| {
+            let mut root = t.read_inode(ROOT_INO)?;
+            let mut new = Inode::new(S_IFREG | 0o600, 0, 0, now);
+            op_create(t, s, ROOT_INO, &mut root, b"sealed", &mut new, now)
+        })
+        .unwrap();
+    // 20 one-block extents with holes between them: more than the inline
+    // map holds, so the map is a tree.
+    for i in 0..20u64 {
+        env.txn(|t, s| {
+            let mut ino = t.read_inode(f)?;
+            op_alloc(t, s, f, &mut ino, i * 2, 1, i % 3 == 0)
+        })
+        .unwrap();
+    }
+    env.txn(|t, _| {
+        let mut ino = t.read_inode(f)?;
+        ino.size = 40 * BLOCK_SIZE_U64;
+        t.write_inode(f, &ino)
+    })
+    .unwrap();
+    assert_eq!(env.txn(|t, _| t.read_inode(f)).unwrap().map_kind, MAP_BTREE);
+    // Unwritten extents cannot be sealed, nor can a file with holes.
+    let r = env.txn(|t, s| {
+        let mut ino = t.read_inode(f)?;
+        op_seal_extents(t, s, f, &mut ino, 0, true, 100)
+    });
+    assert!(matches!(r, Err(Error::BadField(_))), "{:?}", r);
+    env.txn(|t, s| {
+        let mut ino = t.read_inode(f)?;
+        op_convert(t, s, f, &mut ino, 0, 40)
+    })
+    .unwrap();
+    let mut at = Some(0);
+    let mut steps = 0;
+    while let Some(from) = at {
+        at = env
+            .txn(|t, s| {
+                let mut ino = t.read_inode(f)?;
+                op_seal_extents(t, s, f, &mut ino, from, true, 4)
+            })
+            .unwrap();
+        steps += 1;
+    }
+    assert!(steps >= 5, "{} steps for 20 extents, budget 4", steps);
+    let r = env.txn(|t, s| {
+        let mut ino = t.read_inode(f)?;
+        op_seal_inode(t, s, f, &mut ino, true, now)
+    });
+    assert!(matches!(r, Err(Error::BadField(_))), "holes: {:?}", r);
+    // Fill the holes, seal the new extents, then the inode.
+    for i in 0..20u64 {
+        env.txn(|t, s| {
+            let mut ino = t.read_inode(f)?;
+            op_alloc(t, s, f, &mut ino, i * 2 + 1, 1, false)?;
+            op_seal_extents(t, s, f, &mut ino, i * 2 + 1, true, 1)
+        })
+        .unwrap();
+    }
+    env.txn(|t, s| {
+        let mut ino = t.read_inode(f)?;
+        op_seal_inode(t, s, f, &mut ino, true, now)
+    })
+    .unwrap();
+    let ino = env.txn(|t, _| t.read_inode(f)).unwrap();
+    assert!(ino.is_sealed());
+    for e in extents_of(&env.m.cur, &env.sb.ctx(), f, &ino) {
+        assert_eq!(e.flags, EXTENT_SEALED, "{:?}", e);
+    }
+    assert_fsck_clean(&env.m.cur, &img_path, Some(0), "sealed");
+    for r in [
+        env.txn(|t, s| {
+            let mut ino = t.read_inode(f)?;
+            op_alloc(t, s, f, &mut ino, 40, 1, false).map(|_| ())
+        }),
+        env.txn(|t, s| {
+            let mut ino = t.read_inode(f)?;
+            op_punch(t, s, f, &mut ino, 0, 1, 4).map(|_| ())
+        }),
+        env.txn(|t, s| {
+            let mut ino = t.read_inode(f)?;
+            op_truncate(t, s, f, &mut ino, 0, 4).map(|_| ())
+        }),
+        env.txn(|t, s| {
+            let mut ino = t.read_inode(f)?;
+            op_seal_extents(t, s, f, &mut ino, 0, false, 4).map(|_| ())
+        }),
+    ] {
+        assert_eq!(r.unwrap_err(), Error::Sealed);
+    }
+    // Unseal: the inode flag first, then the extents.
+    env.txn(|t, s| {
+        let mut ino = t.read_inode(f)?;
+        op_seal_inode(t, s, f, &mut ino, false, now)
+    })
+    .unwrap();
+    let mut at = Some(0);
+    while let Some(from) = at {
+        at = env
+            .txn(|t, s| {
+                let mut ino = t.read_inode(f)?;
+                op_seal_extents(t, s, f, &mut ino, from, false, 16)
+            })
+            .unwrap();
+    }
+    let ino = env.txn(|t, _| t.read_inode(f)).unwrap();
+    assert!(!ino.is_sealed());
+    for e in extents_of(&env.m.cur, &env.sb.ctx(), f, &ino) {
+        assert_eq!(e.flags, 0, "{:?}", e);
+    }
+    assert_fsck_clean(&env.m.cur, &img_path, Some(0), "unsealed");
+    env.txn(|t, s| {
+        let mut ino = t.read_inode(f)?;
+        op_truncate(t, s, f, &mut ino, 0, 64).map(|_| ())
+    })
+    .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
