@@ -51,8 +51,9 @@ pub(crate) fn seal(file: &File, inode: &INode<DaxFs>, end: u64) -> Result {
     // Faults stay out until the seal is set: none may allocate, and the zero pages mapped
     // for holes are removed before the holes get blocks.
     let guard = falloc::unmap(inode, 0, blocks * BLOCK_SIZE_U64)?;
-    falloc::free_range(inode, blocks, MAX_FILE_BLOCKS)?;
+    // Allocating first: a seal refused with ENOSPC leaves what lies past the end in place.
     falloc::preallocate(inode, 0, blocks)?;
+    falloc::free_range(inode, blocks, MAX_FILE_BLOCKS)?;
     if new_size > size {
         crate::inode::zero_past_eof(inode, size, new_size)?;
         falloc::set_size(inode, new_size)?;

@@ -952,12 +952,13 @@ pub fn op_free_inode<M: Medium + ?Sized>(
 /// One step of sealing or unsealing the block map of regular file `ino`:
 /// sets (`seal`) or clears `EXTENT_SEALED` on at most `budget` extents,
 /// starting with the first one that ends after block `lblk`, and writes
-/// the inode. Returns the block to continue from in a new transaction, or
-/// `None` when the last extent is done. Sealing needs an unsealed inode
-/// whose extents are all written (the caller filled the holes and zeroed
-/// the unwritten extents first); unsealing needs the inode flag already
-/// cleared ([`op_seal_inode`]), the documented order that leaves at worst
-/// stray SEALED extents in an unsealed inode after a crash.
+/// the inode if an extent changed. Returns the block to continue from in
+/// a new transaction, or `None` when the last extent is done. Sealing
+/// needs an unsealed inode whose extents are all written (the caller
+/// filled the holes and zeroed the unwritten extents first); unsealing
+/// needs the inode flag already cleared ([`op_seal_inode`]), the
+/// documented order that leaves at worst stray SEALED extents in an
+/// unsealed inode after a crash.
 pub fn op_seal_extents<M: Medium + ?Sized>(
     t: &mut Txn<'_, M>,
     s: &mut Scratch,
@@ -972,9 +973,12 @@ pub fn op_seal_extents<M: Medium + ?Sized>(
     }
     let ctx = t.ctx();
     let mut at = lblk;
+    let mut changed = false;
     for _ in 0..budget.max(1) {
         let Some(e) = map_next(inode, ino, &ctx, t, s, at)? else {
-            t.write_inode(ino, inode)?;
+            if changed {
+                t.write_inode(ino, inode)?;
+            }
             return Ok(None);
         };
         if seal && e.flags & EXTENT_UNWRITTEN != 0 {
@@ -987,10 +991,13 @@ pub fn op_seal_extents<M: Medium + ?Sized>(
         };
         if flags != e.flags {
             map_update(inode, ino, &ctx, t, s, Extent { flags, ..e })?;
+            changed = true;
         }
         at = e.lend();
     }
-    t.write_inode(ino, inode)?;
+    if changed {
+        t.write_inode(ino, inode)?;
+    }
     Ok(Some(at))
 }
 
