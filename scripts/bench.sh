@@ -6,7 +6,8 @@
 # TCG only ratios mean anything, and only within one run.
 #   DAXFS_KERNEL   bzImage to boot (default: the one kernel-build.sh makes)
 #   DAXFS_RESULTS  where the VM's console and output go (default build/bench-results)
-# The workloads: scripts/bench/writes.py (per-call costs of small writes).
+# The workloads: scripts/bench/writes.py (per-call costs of small writes) and
+# scripts/bench/faults.py (MAP_SYNC write faults, sealed files on daxfs).
 . "$(dirname "$0")/lib.sh"
 out=${DAXFS_RESULTS:-$REPO/build/bench-results}
 "$REPO/scripts/vm.sh" --pmem 2 --timeout 1800 --out "$out/vm" -- "$REPO/scripts/bench/guest.sh" | tee "$out.log"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # In the VM (scripts/bench.sh): each filesystem in turn on /dev/pmem1, the
 # peers first: ext4 and xfs with -o dax=always, then daxfs. Prints the
-# "bench FS PATTERN SECONDS" lines of writes.py.
+# "bench FS PATTERN SECONDS" lines of writes.py and faults.py.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 tools=$(cd "$here/../.." && pwd)/build/bin
@@ -17,6 +17,7 @@ for fs in ext4 xfs daxfs; do
 	grep -q "/mnt/bench .*dax" /proc/mounts || [ "$fs" = daxfs ] ||
 		{ echo "bench-error $fs: not mounted with DAX"; rc=1; }
 	python3 "$here/writes.py" /mnt/bench "$fs" || rc=1
+	python3 "$here/faults.py" /mnt/bench "$fs" || rc=1
 	umount /mnt/bench
 done
 exit $rc
