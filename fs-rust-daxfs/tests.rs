@@ -7,9 +7,11 @@
 #[kernel::macros::kunit_tests(daxfs)]
 mod daxfs_kunit {
     use crate::format::{
+        btree::Scratch,
         dir::{name_key_base, DirEntry, COOKIE_EOF, COOKIE_MIN, DT_REG},
         inode::{Inode, Timespec, S_IFREG},
         journal::{JournalHeader, JH_OFF_COMMIT},
+        ops::{op_alloc, op_seal_extents, op_seal_inode},
         superblock::{default_inode_count, default_journal_blocks, Layout, Superblock, SB_SIZE},
         txn::{recover, txn_staging_size, Cursors, Medium, Txn, TxnSpace, TXN_MAX_BLOCKS},
         Error, Result as FmtResult, BLOCK_SIZE, BLOCK_SIZE_U64,
@@ -175,6 +177,20 @@ mod daxfs_kunit {
 
     /// Runs one transaction allocating `n` blocks; returns the committed superblock.
     fn alloc_txn(ram: &mut Ram, sb: &Superblock, n: u64) -> Option<Superblock> {
+        run_txn(ram, sb, |t| {
+            let (_, len) = t.alloc_blocks(0, n)?;
+            assert_eq!(len, n);
+            Ok(())
+        })
+    }
+
+    /// Runs `f` in one transaction on `ram` and commits it; returns the committed superblock
+    /// (`None` if `f` or the commit failed).
+    fn run_txn(
+        ram: &mut Ram,
+        sb: &Superblock,
+        f: impl FnOnce(&mut Txn<'_, Ram>) -> FmtResult<()>,
+    ) -> Option<Superblock> {
         let mut staging = KVVec::new();
         staging
             .extend_with(txn_staging_size(TXN_MAX_BLOCKS), 0u8, GFP_KERNEL)
@@ -197,8 +213,7 @@ mod daxfs_kunit {
             staging: &mut staging,
         };
         let mut t = Txn::new(ram, sb, space, &mut cursors);
-        let (_, len) = t.alloc_blocks(0, n).ok()?;
-        assert_eq!(len, n);
+        f(&mut t).ok()?;
         t.commit(&mut jc).ok()
     }
 
@@ -254,5 +269,54 @@ mod daxfs_kunit {
             recover(&mut ram, &sb, &mut staging),
             Ok((_, false))
         ));
+    }
+
+    /// Sealing as the kernel does it, on a RAM image: the inode flag is refused while the
+    /// file has a hole, a sealed map refuses an allocation, unsealing (inode flag first)
+    /// gives the map back.
+    #[test]
+    fn sealing_checks_the_invariants() {
+        let img = ram_image(false);
+        assert!(img.is_some());
+        let Some((mut ram, sb)) = img else {
+            return;
+        };
+        let s = KBox::new(Scratch::new(), GFP_KERNEL);
+        assert!(s.is_ok());
+        let Ok(mut s) = s else {
+            return;
+        };
+        let now = Timespec { sec: 1, nsec: 0 };
+        let (ino, s) = (5, &mut *s);
+        let mut i = Inode::new(S_IFREG | 0o600, 0, 0, now);
+        i.size = 3 * BLOCK_SIZE_U64;
+        let done = run_txn(&mut ram, &sb, |t| {
+            t.write_inode(ino, &i)?;
+            op_alloc(t, s, ino, &mut i, 0, 1, false)?;
+            op_alloc(t, s, ino, &mut i, 2, 1, false)?;
+            assert_eq!(op_seal_extents(t, s, ino, &mut i, 0, true, 16), Ok(None));
+            // Block 1 is a hole.
+            assert!(matches!(
+                op_seal_inode(t, s, ino, &mut i, true, now),
+                Err(Error::BadField(_))
+            ));
+            assert!(!i.is_sealed());
+            op_alloc(t, s, ino, &mut i, 1, 1, false)?;
+            op_seal_extents(t, s, ino, &mut i, 0, true, 16)?;
+            // Succeeds only if every extent is now SEALED and written, without a hole.
+            op_seal_inode(t, s, ino, &mut i, true, now)?;
+            assert!(i.is_sealed());
+            assert_eq!(
+                op_alloc(t, s, ino, &mut i, 3, 1, false).err(),
+                Some(Error::Sealed)
+            );
+            op_seal_inode(t, s, ino, &mut i, false, now)?;
+            assert_eq!(op_seal_extents(t, s, ino, &mut i, 0, false, 16), Ok(None));
+            op_alloc(t, s, ino, &mut i, 3, 1, false)?;
+            Ok(())
+        });
+        assert!(done.is_some());
+        assert!(!i.is_sealed());
+        assert_eq!(i.blocks, 4);
     }
 }
