@@ -487,6 +487,34 @@ def corrupt(dev, kind):
     return 0
 
 
+def _find_reg(fh, size):
+    """(superblock, inode number, 256-byte record) of the first regular file
+    of SIZE bytes on the open device; exits if there is none."""
+    sb = _sb(fh)
+    its = _get(sb, "inode_table_start")
+    for ino in range(1, _get(sb, "inode_count")):
+        fh.seek(its * BLOCK + ino * 256)
+        rec = bytearray(fh.read(256))
+        mode = struct.unpack_from("<H", rec, 0)[0]
+        if mode & 0o170000 == 0o100000 and struct.unpack_from("<Q", rec, 0x18)[0] == size:
+            return sb, ino, rec
+    raise SystemExit("no regular file of %d bytes" % size)
+
+
+def _put_inode(fh, sb, ino, rec):
+    """Writes inode record REC as inode INO, with a valid checksum, and
+    flushes it to the device."""
+    seed = _crc_update(0xFFFFFFFF, bytes(sb[0x50:0x60]))
+    struct.pack_into("<I", rec, 0x5C, 0)
+    c = _crc_update(seed, struct.pack("<Q", ino))
+    c = _crc_update(c, bytes(rec))
+    struct.pack_into("<I", rec, 0x5C, c ^ 0xFFFFFFFF)
+    fh.seek(_get(sb, "inode_table_start") * BLOCK + ino * 256)
+    fh.write(rec)
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
 def holes(dev, size):
     """Turns the single extent of the regular file of SIZE bytes into a hole
     (blocks 0-255), a mapped extent (256-299) and an unwritten extent (300-),
@@ -496,66 +524,34 @@ def holes(dev, size):
     them."""
     size = int(size)
     with open(dev, "r+b") as fh:
-        sb = _sb(fh)
-        seed = _crc_update(0xFFFFFFFF, bytes(sb[0x50:0x60]))
-        its = _get(sb, "inode_table_start")
-        for ino in range(1, _get(sb, "inode_count")):
-            fh.seek(its * BLOCK + ino * 256)
-            rec = bytearray(fh.read(256))
-            mode, kind = struct.unpack_from("<HB", rec, 0)
-            if mode & 0o170000 != 0o100000 or struct.unpack_from("<Q", rec, 0x18)[0] != size:
-                continue
-            lblk, pblk, ln, flags = struct.unpack_from("<QQII", rec, 0x70)
-            if kind != 1 or struct.unpack_from("<I", rec, 0x68)[0] != 1 or lblk or ln < 301:
-                raise SystemExit("inode %d: not a single inline extent" % ino)
-            rec[0x70:0x70 + 144] = bytes(144)
-            struct.pack_into("<QQII", rec, 0x70, 256, pblk + 256, 44, 0)
-            struct.pack_into("<QQII", rec, 0x70 + 24, 300, pblk + 300, ln - 300, 1)
-            struct.pack_into("<I", rec, 0x68, 2)
-            struct.pack_into("<I", rec, 0x5C, 0)
-            c = _crc_update(seed, struct.pack("<Q", ino))
-            c = _crc_update(c, bytes(rec))
-            struct.pack_into("<I", rec, 0x5C, c ^ 0xFFFFFFFF)
-            fh.seek(pblk * BLOCK)
-            fh.write(b"\xaa" * 256 * BLOCK)
-            fh.seek((pblk + 300) * BLOCK)
-            fh.write(b"\xaa" * (ln - 300) * BLOCK)
-            fh.seek(its * BLOCK + ino * 256)
-            fh.write(rec)
-            fh.flush()
-            os.fsync(fh.fileno())
-            print(ino)
-            return 0
-    raise SystemExit("no regular file of %d bytes" % size)
+        sb, ino, rec = _find_reg(fh, size)
+        kind = struct.unpack_from("<B", rec, 2)[0]
+        lblk, pblk, ln, flags = struct.unpack_from("<QQII", rec, 0x70)
+        if kind != 1 or struct.unpack_from("<I", rec, 0x68)[0] != 1 or lblk or ln < 301:
+            raise SystemExit("inode %d: not a single inline extent" % ino)
+        rec[0x70:0x70 + 144] = bytes(144)
+        struct.pack_into("<QQII", rec, 0x70, 256, pblk + 256, 44, 0)
+        struct.pack_into("<QQII", rec, 0x70 + 24, 300, pblk + 300, ln - 300, 1)
+        struct.pack_into("<I", rec, 0x68, 2)
+        fh.seek(pblk * BLOCK)
+        fh.write(b"\xaa" * 256 * BLOCK)
+        fh.seek((pblk + 300) * BLOCK)
+        fh.write(b"\xaa" * (ln - 300) * BLOCK)
+        _put_inode(fh, sb, ino, rec)
+        print(ino)
+    return 0
 
 
 def shrink(dev, size, newsize):
     """Sets the size of the regular file of SIZE bytes to NEWSIZE, leaving its
     blocks and their data: what a crash leaves when a write had copied its
     data past the end of the file but its new size was not committed."""
-    size, newsize = int(size), int(newsize)
     with open(dev, "r+b") as fh:
-        sb = _sb(fh)
-        seed = _crc_update(0xFFFFFFFF, bytes(sb[0x50:0x60]))
-        its = _get(sb, "inode_table_start")
-        for ino in range(1, _get(sb, "inode_count")):
-            fh.seek(its * BLOCK + ino * 256)
-            rec = bytearray(fh.read(256))
-            mode = struct.unpack_from("<H", rec, 0)[0]
-            if mode & 0o170000 != 0o100000 or struct.unpack_from("<Q", rec, 0x18)[0] != size:
-                continue
-            struct.pack_into("<Q", rec, 0x18, newsize)
-            struct.pack_into("<I", rec, 0x5C, 0)
-            c = _crc_update(seed, struct.pack("<Q", ino))
-            c = _crc_update(c, bytes(rec))
-            struct.pack_into("<I", rec, 0x5C, c ^ 0xFFFFFFFF)
-            fh.seek(its * BLOCK + ino * 256)
-            fh.write(rec)
-            fh.flush()
-            os.fsync(fh.fileno())
-            print(ino)
-            return 0
-    raise SystemExit("no regular file of %d bytes" % size)
+        sb, ino, rec = _find_reg(fh, int(size))
+        struct.pack_into("<Q", rec, 0x18, int(newsize))
+        _put_inode(fh, sb, ino, rec)
+        print(ino)
+    return 0
 
 
 def sbfield(dev, name):
