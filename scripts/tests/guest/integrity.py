@@ -21,6 +21,8 @@ import pickle
 import random
 import sys
 
+from tap import Reporter, exit_status
+
 MAXSIZE = 8 << 20
 FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE = 0x01, 0x02, 0x10
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -34,16 +36,10 @@ def fallocate(path, mode, off, ln):
             raise OSError(e, os.strerror(e))
     finally:
         os.close(fd)
-FAILS = 0
 
 
 def report(ok, label, name, why=""):
-    global FAILS
-    print(f"{'ok' if ok else 'not ok'} - {label}: {name}")
-    if not ok:
-        FAILS += 1
-        if why:
-            print(f"#   {why}")
+    Reporter(label)(ok, name, why)
 
 
 def first_diff(a, b):
@@ -188,4 +184,4 @@ def verify(label, d, _seed):
 if __name__ == "__main__":
     cmd = sys.argv[1]
     (run if cmd == "run" else verify)(*sys.argv[2:])
-    sys.exit(1 if FAILS else 0)
+    sys.exit(exit_status())

@@ -17,23 +17,14 @@ import stat
 import sys
 import time
 
+from tap import Reporter, exit_status
+
 LABEL, MNT = sys.argv[1], sys.argv[2]
-FAILS = 0
+report = Reporter(LABEL)
 libc = ctypes.CDLL(None, use_errno=True)
 AT_FDCWD = -100
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 AT_SYMLINK_FOLLOW = 0x400
-
-
-def report(ok, name, why=""):
-    global FAILS
-    if ok:
-        print(f"ok - {LABEL}: {name}")
-    else:
-        FAILS += 1
-        print(f"not ok - {LABEL}: {name}")
-        if why:
-            print(f"#   {why}")
 
 
 def check(name, fn):
@@ -496,4 +487,4 @@ expected = {"f", "fifo", "chr", "blk", "sock", "n" * 255, "ld", "s1", "s2", "b",
 check("readdir lists exactly the names that exist", lambda: set(os.listdir(p())) == expected or
       f"extra {set(os.listdir(p())) - expected}, missing {expected - set(os.listdir(p()))}")
 
-sys.exit(1 if FAILS else 0)
+sys.exit(exit_status())

@@ -18,6 +18,8 @@ import os
 import struct
 import sys
 
+from tap import Reporter, exit_status
+
 SEAL = 0x100
 UNSEAL = 0x200
 KEEP_SIZE, PUNCH, COLLAPSE, ZERO, INSERT = 0x1, 0x2, 0x8, 0x10, 0x20
@@ -33,16 +35,7 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
 libc.syscall.restype = ctypes.c_long
 mnt = sys.argv[1]
-fails = 0
-
-
-def report(good, name, why=""):
-    global fails
-    if good:
-        print(f"ok - daxfs seal: {name}")
-    else:
-        fails += 1
-        print(f"not ok - daxfs seal: {name}" + (f": {why}" if why else ""))
+report = Reporter("daxfs seal")
 
 
 def falloc(fd, mode, off, length):
@@ -164,7 +157,7 @@ if len(sys.argv) > 2 and sys.argv[2] == "check-sealed":
     report(errno_of(lambda: os.ftruncate(fd, 0)) == 0, "... and truncate works again")
     os.close(fd)
     os.unlink(path)
-    sys.exit(1 if fails else 0)
+    sys.exit(exit_status())
 
 other = sys.argv[2] if len(sys.argv) > 2 else None
 path = p("sealed")
@@ -285,4 +278,4 @@ if other:
     os.close(o)
     os.unlink(os.path.join(other, "seal-probe"))
 
-sys.exit(1 if fails else 0)
+sys.exit(exit_status())

@@ -11,17 +11,10 @@ import errno
 import os
 import sys
 
+from tap import Reporter, exit_status
+
 mnt = sys.argv[1]
-fails = 0
-
-
-def report(good, name, why=""):
-    global fails
-    if good:
-        print(f"ok - daxfs space: {name}")
-    else:
-        fails += 1
-        print(f"not ok - daxfs space: {name}" + (f": {why}" if why else ""))
+report = Reporter("daxfs space")
 
 
 def counts():
@@ -235,4 +228,4 @@ for k in range(n):
     os.unlink(p(f"many/{k}"))
 os.rmdir(p("many"))
 report(counts() == (b0, a0, i0), "after removing them every inode and block is free again", f"{counts()} vs {(b0, a0, i0)}")
-sys.exit(1 if fails else 0)
+sys.exit(exit_status())
