@@ -17,7 +17,7 @@ use crate::{
         extent::{map_next, EXTENT_UNWRITTEN},
         ops, BLOCK_SIZE_U64,
     },
-    inode::{next_extent, raw_to_vfs, raw_to_vfs_locked, vfs_to_raw, FREE_BUDGET},
+    inode::{map_txn, next_extent, raw_to_vfs, vfs_to_raw, FREE_BUDGET},
     mount::DaxFs,
 };
 use kernel::{
@@ -113,28 +113,17 @@ pub(crate) fn preallocate(inode: &INode<DaxFs>, mut lblk: u64, end: u64) -> Resu
         return Err(ENOSPC);
     }
     while lblk < end {
-        lblk = info.journal.run(
-            &info.pmem,
-            |t, s| {
-                let guard = inode.data().lock();
-                let mut raw = vfs_to_raw(inode, *guard);
-                let ctx = t.ctx();
-                let next = match map_next(&raw, inode.ino(), &ctx, t, s, lblk)? {
-                    Some(e) if e.contains(lblk) => e.lend(),
-                    n => {
-                        let hole_end = n.map_or(end, |e| e.lblk.min(end));
-                        let want = (hole_end - lblk).min(MAX_ALLOC_BLOCKS);
-                        let e = ops::op_alloc(t, s, inode.ino(), &mut raw, lblk, want, true)?;
-                        e.lend()
-                    }
-                };
-                Ok((next, raw, guard))
-            },
-            |(next, raw, mut guard)| {
-                raw_to_vfs_locked(inode, &mut guard, raw);
-                next
-            },
-        )?;
+        lblk = map_txn(inode, |t, s, raw| {
+            let ctx = t.ctx();
+            Ok(match map_next(raw, inode.ino(), &ctx, t, s, lblk)? {
+                Some(e) if e.contains(lblk) => e.lend(),
+                n => {
+                    let hole_end = n.map_or(end, |e| e.lblk.min(end));
+                    let want = (hole_end - lblk).min(MAX_ALLOC_BLOCKS);
+                    ops::op_alloc(t, s, inode.ino(), raw, lblk, want, true)?.lend()
+                }
+            })
+        })?;
     }
     Ok(())
 }
@@ -217,23 +206,8 @@ pub(crate) fn free_range(inode: &INode<DaxFs>, first: u64, last: u64) -> Result 
     if first >= last {
         return Ok(());
     }
-    let info = inode.super_block().data();
-    loop {
-        let done = info.journal.run(
-            &info.pmem,
-            |t, s| {
-                let guard = inode.data().lock();
-                let mut raw = vfs_to_raw(inode, *guard);
-                let done = ops::op_punch(t, s, inode.ino(), &mut raw, first, last, FREE_BUDGET)?;
-                Ok((done, raw, guard))
-            },
-            |(done, raw, mut guard)| {
-                raw_to_vfs_locked(inode, &mut guard, raw);
-                done
-            },
-        )?;
-        if done {
-            return Ok(());
-        }
-    }
+    while !map_txn(inode, |t, s, raw| {
+        ops::op_punch(t, s, inode.ino(), raw, first, last, FREE_BUDGET)
+    })? {}
+    Ok(())
 }

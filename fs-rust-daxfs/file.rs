@@ -13,7 +13,7 @@ use crate::{
         inode::Inode,
         ops, BLOCK_SHIFT, BLOCK_SIZE_U64,
     },
-    inode::{corrupt, fmt_time, getattr, next_extent, raw_to_vfs, raw_to_vfs_locked, vfs_to_raw},
+    inode::{corrupt, fmt_time, getattr, map_txn, next_extent, raw_to_vfs, vfs_to_raw},
     journal::DTxn,
     mount::{DaxFs, SbInfo},
 };
@@ -264,20 +264,9 @@ impl FileIomap {
     fn allocate(inode: &INode<DaxFs>, lblk: u64, end: u64, append: bool) -> Result<(Extent, bool)> {
         let sb = inode.super_block();
         let info = sb.data().get_ref();
-        let (e, new, past_eof) = info.journal.run(
-            &info.pmem,
-            |t, s| {
-                // Held until the transaction is applied: see `InodeInfo::lock`.
-                let guard = inode.data().lock();
-                let mut raw = vfs_to_raw(inode, *guard);
-                let r = allocate_in(t, s, info, inode.ino(), &mut raw, lblk, end, append)?;
-                Ok((r, raw, guard))
-            },
-            |(r, raw, mut guard)| {
-                raw_to_vfs_locked(inode, &mut guard, raw);
-                r
-            },
-        )?;
+        let (e, new, past_eof) = map_txn(inode, |t, s, raw| {
+            allocate_in(t, s, info, inode.ino(), raw, lblk, end, append)
+        })?;
         if new && past_eof {
             let (start, old_end) = inode.data().ahead();
             let start = if old_end > start {

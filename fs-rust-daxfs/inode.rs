@@ -6,6 +6,7 @@ use crate::{
     dir, file,
     format::{
         self,
+        btree::Scratch,
         extent::{map_lookup, map_next, Extent, EXTENT_UNWRITTEN},
         inode::{
             Inode, Timespec as FmtTime, INODE_FLAG_APPEND, INODE_FLAG_IMMUTABLE,
@@ -16,6 +17,7 @@ use crate::{
         superblock::INODE_SIZE,
         BLOCK_SIZE, BLOCK_SIZE_U64,
     },
+    journal::DTxn,
     mount::{DaxFs, SbInfo},
 };
 use kernel::{
@@ -118,7 +120,7 @@ pub(crate) fn vfs_to_raw(inode: &INode<DaxFs>, mut raw: Inode) -> Inode {
 
 /// Copies the attributes a transaction may have changed from `raw` into the VFS inode, and
 /// installs `raw` through `guard`, the locked on-disk inode.
-pub(crate) fn raw_to_vfs_locked(
+fn raw_to_vfs_locked(
     inode: &INode<DaxFs>,
     guard: &mut MutexGuard<'_, Inode>,
     raw: Inode,
@@ -141,6 +143,31 @@ fn set_vfs_attrs(inode: &INode<DaxFs>, raw: &Inode) {
 pub(crate) fn raw_to_vfs(inode: &INode<DaxFs>, raw: Inode) {
     set_vfs_attrs(inode, &raw);
     inode.data().set(raw);
+}
+
+/// Runs `f` in one transaction on a copy of the file's on-disk inode and installs the copy
+/// once the transaction is applied. The on-disk inode's lock is held from the copy to the
+/// install (see `InodeInfo::lock`), so a page fault's transaction can neither come in between
+/// nor work from a stale copy. Every block-map change of a regular file goes through here.
+pub(crate) fn map_txn<R>(
+    inode: &INode<DaxFs>,
+    f: impl FnOnce(&mut DTxn<'_, '_>, &mut Scratch, &mut Inode) -> format::Result<R>,
+) -> Result<R> {
+    let sb = inode.super_block();
+    let info = sb.data();
+    info.journal.run(
+        &info.pmem,
+        |t, s| {
+            let guard = inode.data().lock();
+            let mut raw = vfs_to_raw(inode, *guard);
+            let r = f(t, s, &mut raw)?;
+            Ok((r, raw, guard))
+        },
+        |(r, raw, mut guard)| {
+            raw_to_vfs_locked(inode, &mut guard, raw);
+            r
+        },
+    )
 }
 
 /// Reads and validates on-disk inode `ino`. A free inode slot is an error (`EUCLEAN`): nothing

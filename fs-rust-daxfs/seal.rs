@@ -21,7 +21,7 @@ use crate::{
         extent::{EXTENT_UNWRITTEN, MAX_FILE_BLOCKS},
         ops, BLOCK_SIZE_U64,
     },
-    inode::{fmt_time, next_extent, raw_to_vfs_locked, vfs_to_raw, FREE_BUDGET},
+    inode::{fmt_time, map_txn, next_extent, FREE_BUDGET},
     mount::DaxFs,
 };
 use kernel::{
@@ -94,16 +94,9 @@ fn convert_unwritten(inode: &INode<DaxFs>, end: u64) -> Result {
         let from = e.lblk.max(lblk);
         let len = (e.lend().min(end) - from).min(crate::file::MAX_ALLOC_BLOCKS);
         info.pmem.zero_blocks(e.pblk + (from - e.lblk), len)?;
-        info.journal.run(
-            &info.pmem,
-            |t, s| {
-                let guard = inode.data().lock();
-                let mut raw = vfs_to_raw(inode, *guard);
-                ops::op_convert(t, s, inode.ino(), &mut raw, from, len)?;
-                Ok((raw, guard))
-            },
-            |(raw, mut guard)| raw_to_vfs_locked(inode, &mut guard, raw),
-        )?;
+        map_txn(inode, |t, s, raw| {
+            ops::op_convert(t, s, inode.ino(), raw, from, len)
+        })?;
         lblk = from + len;
     }
     Ok(())
@@ -112,23 +105,11 @@ fn convert_unwritten(inode: &INode<DaxFs>, end: u64) -> Result {
 /// Sets (`seal`) or clears `EXTENT_SEALED` on every extent of the file, in transactions of
 /// bounded size.
 fn mark_extents(inode: &INode<DaxFs>, seal: bool) -> Result {
-    let info = inode.super_block().data();
     let mut at = Some(0);
     while let Some(from) = at {
-        at = info.journal.run(
-            &info.pmem,
-            |t, s| {
-                let guard = inode.data().lock();
-                let mut raw = vfs_to_raw(inode, *guard);
-                let next =
-                    ops::op_seal_extents(t, s, inode.ino(), &mut raw, from, seal, FREE_BUDGET)?;
-                Ok((next, raw, guard))
-            },
-            |(next, raw, mut guard)| {
-                raw_to_vfs_locked(inode, &mut guard, raw);
-                next
-            },
-        )?;
+        at = map_txn(inode, |t, s, raw| {
+            ops::op_seal_extents(t, s, inode.ino(), raw, from, seal, FREE_BUDGET)
+        })?;
     }
     Ok(())
 }
@@ -136,18 +117,10 @@ fn mark_extents(inode: &INode<DaxFs>, seal: bool) -> Result {
 /// Sets or clears the inode's SEALED flag with its change time, and mirrors it in the VFS
 /// inode once the transaction has committed.
 fn set_inode_flag(inode: &INode<DaxFs>, seal: bool) -> Result {
-    let info = inode.super_block().data();
     let now = fmt_time(inode.current_time());
-    info.journal.run(
-        &info.pmem,
-        |t, s| {
-            let guard = inode.data().lock();
-            let mut raw = vfs_to_raw(inode, *guard);
-            ops::op_seal_inode(t, s, inode.ino(), &mut raw, seal, now)?;
-            Ok((raw, guard))
-        },
-        |(raw, mut guard)| raw_to_vfs_locked(inode, &mut guard, raw),
-    )?;
+    map_txn(inode, |t, s, raw| {
+        ops::op_seal_inode(t, s, inode.ino(), raw, seal, now)
+    })?;
     inode.set_flags(
         if seal { flags::IOMAP_IMMUTABLE } else { 0 },
         flags::IOMAP_IMMUTABLE,
