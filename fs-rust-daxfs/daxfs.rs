@@ -15,6 +15,8 @@
 //!   `O_TMPFILE`.
 //! - [`file`]: DAX reads and writes of regular files, block allocation for iomap, `fsync`.
 //! - [`falloc`]: `fallocate`: preallocation, hole punching, zeroing.
+//! - [`seal`]: sealing and unsealing block maps, and their recovery at mount.
+//! - [`stats`]: per-mount counters and test knobs in `/sys/fs/daxfs/<device>/`.
 //! - [`pmem`]: the persistent memory access layer.
 
 #[path = "format/mod.rs"]
@@ -30,6 +32,7 @@ mod mount;
 mod namei;
 mod pmem;
 mod seal;
+mod stats;
 
 #[cfg(CONFIG_DAXFS_KUNIT_TEST)]
 mod tests;

@@ -25,7 +25,7 @@ use kernel::{
         dentry::{Named, Unhashed},
         dir::{DirEmitter, DirEntryType},
         file::{self, File},
-        inode::{self, FileAttr, IAttr, INode, Idmap, Kstat, TmpFile},
+        inode::{self, FileAttr, IAttr, INode, Idmap, Kstat, TimeUpdate, TmpFile},
         Offset,
     },
     prelude::*,
@@ -56,6 +56,13 @@ fn tree_of(inode: &INode<DaxFs>) -> Tree {
 #[vtable]
 impl inode::Operations for DirInodeOps {
     type FileSystem = DaxFs;
+
+    fn update_time(inode: &INode<DaxFs>, kind: TimeUpdate, flags: u32) -> Result {
+        // Never a transaction per update (a write fault of a sealed file must do no metadata
+        // work): the times are written by the next transaction of the inode, fsync, sync, or
+        // the writeback of dirty times (`docs/design.md`, "Timestamps").
+        inode.update_time_lazily(kind, flags)
+    }
 
     fn lookup(
         parent: &INode<DaxFs>,

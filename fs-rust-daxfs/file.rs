@@ -22,7 +22,7 @@ use kernel::{
         address_space,
         dax::{self, DaxDevice, VmAreaDesc},
         file::{self, whence, File},
-        inode::{self, FiemapInfo, FileAttr, IAttr, INode, Idmap, Kstat},
+        inode::{self, FiemapInfo, FileAttr, IAttr, INode, Idmap, Kstat, TimeUpdate},
         iomap::{self, Map},
         Kiocb, Offset,
     },
@@ -54,6 +54,13 @@ pub(crate) const FILE_AOPS: address_space::Ops<DaxFs> = address_space::Ops::new:
 #[vtable]
 impl inode::Operations for FileInodeOps {
     type FileSystem = DaxFs;
+
+    fn update_time(inode: &INode<DaxFs>, kind: TimeUpdate, flags: u32) -> Result {
+        // Never a transaction per update (a write fault of a sealed file must do no metadata
+        // work): the times are written by the next transaction of the inode, fsync, sync, or
+        // the writeback of dirty times (`docs/design.md`, "Timestamps").
+        inode.update_time_lazily(kind, flags)
+    }
 
     fn getattr(inode: &INode<DaxFs>, stat: &mut Kstat, _mask: u32) -> Result {
         getattr(inode, stat)
@@ -111,8 +118,8 @@ impl file::Operations for FileOps {
         };
         dax::iomap_write::<FileIomap>(inode, kiocb, iov, prepare, |inode, start, written| {
             // The data is in place (allocations committed in `begin`); one transaction now
-            // records the new size and times, unless they do not change: overwrites within a
-            // tick of the (coarse) clock, as `file_update_time` skips them.
+            // records a new size (with the times). A write within the size commits nothing:
+            // its times were set by `update_time`, lazily, like those of a write fault.
             let end = start.saturating_add(written as Offset);
             let sb = inode.super_block();
             let info = sb.data();
@@ -371,11 +378,18 @@ impl iomap::Operations for FileIomap {
         map.set_offset(start as Offset).set_flags(0);
         let write = flags & iomap::flags::WRITE != 0;
         let zero = flags & iomap::flags::ZERO != 0;
+        let fault = flags & iomap::flags::FAULT != 0;
+        let stats = &inode.super_block().data().stats;
+        if write && fault {
+            stats.write_fault(inode.data().get().is_sealed());
+        }
         let written =
             matches!(next, Some(e) if e.contains(lblk) && e.flags & EXTENT_UNWRITTEN == 0);
         if write && !zero && !written {
-            let append = flags & iomap::flags::FAULT == 0;
-            let (e, new) = Self::allocate(inode, lblk, end_lblk, append)?;
+            let (e, new) = Self::allocate(inode, lblk, end_lblk, !fault)?;
+            if fault {
+                stats.fault_alloc();
+            }
             Self::map_extent(inode, &e, lblk, flags, map)?;
             if new {
                 map.set_flags(iomap::map_flags::NEW);

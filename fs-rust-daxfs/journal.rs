@@ -21,8 +21,13 @@ use crate::{
     },
     inode::to_kernel,
     pmem::{Pmem, PmemMedium},
+    stats::Stats,
 };
-use kernel::{new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
 
 /// The transaction of a mounted filesystem, as the closures of [`Journal::run`] see it.
 pub(crate) type DTxn<'a, 'b> = Txn<'a, PmemMedium<'b>>;
@@ -49,6 +54,7 @@ struct State {
 pub(crate) struct Journal {
     #[pin]
     state: Mutex<State>,
+    stats: Arc<Stats>,
 }
 
 fn zeroed_vec(n: usize) -> Result<KVVec<u8>> {
@@ -64,6 +70,7 @@ impl Journal {
     pub(crate) fn new(
         sb: Superblock,
         jc: Option<JournalCursor>,
+        stats: Arc<Stats>,
     ) -> Result<impl PinInit<Self, Error>> {
         let mut blks = KVec::new();
         blks.extend_with(TXN_MAX_BLOCKS, 0, GFP_KERNEL)?;
@@ -80,6 +87,7 @@ impl Journal {
         };
         Ok(try_pin_init!(Journal {
             state <- new_mutex!(state),
+            stats,
         }))
     }
 
@@ -118,9 +126,15 @@ impl Journal {
         };
         let mut t = Txn::new(&mut medium, &st.sb, space, &mut st.cursors);
         let r = f(&mut t, &mut st.scratch).map_err(to_kernel)?;
+        if self.stats.fail_this_commit() {
+            st.broken = true;
+            pr_warn!("debug_fail_commit: commit refused; the journal is shut down until remounted\n");
+            return Err(EIO);
+        }
         match t.commit(jc) {
             Ok(sb) => {
                 st.sb = sb;
+                self.stats.commit();
                 Ok(done(r))
             }
             Err(format::Error::Io) => {

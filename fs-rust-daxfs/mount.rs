@@ -21,6 +21,8 @@ use crate::{
     inode,
     journal::Journal,
     pmem::{Pmem, PmemMedium, ScratchPool, Store},
+    seal,
+    stats::{self, Stats},
 };
 use kernel::{
     fs::{
@@ -28,11 +30,12 @@ use kernel::{
         inode::INode,
         param::{self, Constant, ConstantTable, Spec, SpecTable},
         sb::{self, SuperBlock},
+        sysfs,
     },
     prelude::*,
     seq_file::SeqFile,
     seq_print,
-    sync::aref::ARef,
+    sync::{aref::ARef, Arc},
 };
 
 /// The filesystem type.
@@ -55,6 +58,11 @@ pub(crate) struct SbInfo {
     pub(crate) journal: Journal,
     /// Mounted with `norecovery`.
     norecovery: bool,
+    /// What the mount counts (also held by the journal).
+    pub(crate) stats: Arc<Stats>,
+    /// `/sys/fs/daxfs/<device>/`.
+    #[pin]
+    sysfs: sysfs::Dir<stats::Files>,
 }
 
 impl SbInfo {
@@ -101,6 +109,7 @@ impl fs::FileSystem for DaxFs {
     type Context = MountOpts;
 
     const NAME: &'static CStr = c"daxfs";
+    const SYSFS: bool = true;
     const PARAMS: param::Specs = PARAMS.specs();
 
     fn init_fs_context() -> Result<MountOpts> {
@@ -250,7 +259,9 @@ impl fs::FileSystem for DaxFs {
             Ok(_) => refuse!(EUCLEAN, "journal recovery changed the filesystem geometry"),
             Err(e) => refuse!(EUCLEAN, "invalid superblock after recovery: {}", e),
         };
-        let jinit = Journal::new(fsb, jc)?;
+        let stats = Stats::new()?;
+        let jinit = Journal::new(fsb, jc, stats.clone())?;
+        let dir = sysfs::Dir::new(sb, stats::Files(stats.clone()));
 
         let info = KBox::pin_init(
             try_pin_init!(SbInfo {
@@ -260,6 +271,8 @@ impl fs::FileSystem for DaxFs {
                 scratch <- ScratchPool::new(),
                 journal <- jinit,
                 norecovery: opts.norecovery,
+                stats,
+                sysfs <- dir,
             }),
             GFP_KERNEL,
         )?;
@@ -349,7 +362,8 @@ impl fs::FileSystem for DaxFs {
 }
 
 /// Makes a read-only filesystem writable: marks the superblock dirty (so a crash is seen at
-/// the next mount) and frees the inodes left on the orphan list by a crash.
+/// the next mount), frees the unlinked inodes left on the orphan list by a crash, and rolls
+/// back the seals and unseals it interrupted (the inodes on the list with links).
 fn start_writing(info: &SbInfo) -> Result {
     let now = kernel::fs::Timespec::now().sec;
     info.journal.run(
@@ -364,23 +378,35 @@ fn start_writing(info: &SbInfo) -> Result {
         },
         |()| (),
     )?;
-    // Each pass frees the head of the list; a list longer than the inode table is corrupt.
+    // Each pass frees or heals the head of the list (which takes it off the list); a list
+    // longer than the inode table is corrupt.
     let max = info.sb.layout.inode_count;
-    let mut n = 0u64;
+    let (mut n, mut healed) = (0u64, 0u64);
     loop {
         let head = info.journal.sb().orphan_head;
         if head == 0 {
             break;
         }
-        n += 1;
-        if n > max {
+        if n + healed >= max {
             return Err(EUCLEAN);
         }
         let raw = inode::read_inode(info, head).map_err(inode::to_kernel)?;
-        inode::free_inode(info, head, raw)?;
+        if raw.nlink == 0 {
+            inode::free_inode(info, head, raw)?;
+            n += 1;
+        } else if raw.seal_intent() {
+            // A seal or unseal interrupted by a crash: the file ends up not sealed.
+            seal::recover(info, head, raw)?;
+            healed += 1;
+        } else {
+            return Err(EUCLEAN);
+        }
     }
     if n > 0 {
         pr_info!("freed {} orphan inode(s)\n", n);
+    }
+    if healed > 0 {
+        pr_info!("rolled back {} interrupted seal(s) or unseal(s)\n", healed);
     }
     Ok(())
 }

@@ -3,26 +3,33 @@
 //! Sealed block maps: `FALLOC_FL_SEAL_BLOCK_MAP` and `FALLOC_FL_UNSEAL_BLOCK_MAP`.
 //!
 //! Sealing makes every block of the file up to the end of the range allocated, zeroed and
-//! written, frees the blocks past the end, and then, in the documented order
-//! (`docs/on-disk-format.md`, "Sealed files"), sets `EXTENT_SEALED` on every extent and last
-//! `INODE_FLAG_SEALED` on the inode, mirrored in the VFS inode (`S_IOMAP_IMMUTABLE`) once that
-//! transaction has committed. From then on the format's map functions refuse every change
-//! of the map (`ETXTBSY`), the VFS refuses size changes and extending writes, and a write
-//! fault finds every block written, so it never allocates and never needs a metadata sync.
+//! written and frees the blocks past the end (ordinary transactions: what a failed or crashed
+//! seal allocated stays as preallocation). Then, under an intent (`INODE_FLAG_SEAL_INTENT`,
+//! which puts the inode on the orphan list), it sets `EXTENT_SEALED` on every extent in
+//! bounded transactions, and last sets `INODE_FLAG_SEALED` and clears the intent in one
+//! transaction, mirrored in the VFS inode (`S_IOMAP_IMMUTABLE`) once it has committed. From
+//! then on the format's map functions refuse every change of the map (`ETXTBSY`), the VFS
+//! refuses size changes and extending writes, and a write fault finds every block written, so
+//! it never allocates and never needs a metadata sync.
 //!
-//! Unsealing clears the inode flag first, then the extent flags; it fails with `EBUSY` while
-//! the file has a writable shared mapping, whose owner may rely on the seal. A crash in the
-//! middle of either sequence leaves SEALED extents in an unsealed inode, which unsealing (or
-//! fsck) clears.
+//! Unsealing fails with `EBUSY` while the file has a writable shared mapping, whose owner may
+//! rely on the seal, and denies new ones until the inode flag is cleared. Its first
+//! transaction clears the inode flag and records the intent; the extent flags are cleared
+//! after it, and the intent last.
+//!
+//! A crash anywhere in either sequence is rolled back by the next mount ([`recover`]): a file
+//! whose intent is pending ends up not sealed, with no SEALED extent (`docs/on-disk-format.md`,
+//! "Sealed files"). An error in the middle of sealing rolls back the same way at once.
 
 use crate::{
     falloc,
     format::{
         extent::{EXTENT_UNWRITTEN, MAX_FILE_BLOCKS},
+        inode::Inode,
         ops, BLOCK_SIZE_U64,
     },
     inode::{fmt_time, map_txn, next_extent, FREE_BUDGET},
-    mount::DaxFs,
+    mount::{DaxFs, SbInfo},
 };
 use kernel::{
     fs::{
@@ -46,6 +53,10 @@ pub(crate) fn seal(file: &File, inode: &INode<DaxFs>, end: u64) -> Result {
         inode.newsize_ok(new_size.try_into()?)?;
     }
     file::modified(file, &locked)?;
+    // A seal rolled back after an error whose roll-back failed too: finish that first.
+    if inode.data().get().seal_intent() {
+        end_intent(inode)?;
+    }
     crate::file::trim_ahead(inode)?;
     let blocks = new_size.div_ceil(BLOCK_SIZE_U64);
     // Faults stay out until the seal is set: none may allocate, and the zero pages mapped
@@ -59,23 +70,42 @@ pub(crate) fn seal(file: &File, inode: &INode<DaxFs>, end: u64) -> Result {
         falloc::set_size(inode, new_size)?;
     }
     convert_unwritten(inode, blocks)?;
-    mark_extents(inode, true)?;
-    set_inode_flag(inode, true)?;
+    map_txn(inode, |t, _, raw| ops::op_seal_begin(t, inode.ino(), raw))?;
+    if let Err(e) = mark_extents(inode, true).and_then(|()| commit_seal(inode)) {
+        if let Err(e2) = end_intent(inode) {
+            pr_warn!(
+                "{}: inode {}: cannot roll back a failed seal ({:?}); the next mount will\n",
+                inode.super_block().id().to_str().unwrap_or("?"),
+                inode.ino(),
+                e2
+            );
+        }
+        return Err(e);
+    }
     drop(guard);
     Ok(())
 }
 
-/// Clears the seal of the file's block map (and any SEALED extent a crash left in an
-/// unsealed file). Fails with `EBUSY` while the file has a writable shared mapping.
+/// Clears the seal of the file's block map (and finishes an unseal or a roll-back that an
+/// error interrupted). Fails with `EBUSY` while the file has a writable shared mapping; from
+/// that check until the inode flag is cleared, no new one can be created (`mmap` fails with
+/// `EPERM`, as for a memfd with `F_SEAL_WRITE`).
 pub(crate) fn unseal(inode: &INode<DaxFs>) -> Result {
     let _locked = inode.lock();
-    if inode.data().get().is_sealed() {
-        if inode.writably_mapped() {
-            return Err(EBUSY);
-        }
-        set_inode_flag(inode, false)?;
+    let raw = inode.data().get();
+    if raw.is_sealed() {
+        let denied = inode.deny_writable_mappings().map_err(|_| EBUSY)?;
+        inode.super_block().data().stats.unseal_window();
+        let now = fmt_time(inode.current_time());
+        map_txn(inode, |t, _, raw| {
+            ops::op_unseal_begin(t, inode.ino(), raw, now)
+        })?;
+        inode.set_flags(0, flags::IOMAP_IMMUTABLE);
+        drop(denied);
+    } else if !raw.seal_intent() {
+        return Ok(());
     }
-    mark_extents(inode, false)
+    end_intent(inode)
 }
 
 /// Zeroes the blocks of every UNWRITTEN extent below block `end` and makes them written, one
@@ -103,7 +133,7 @@ fn convert_unwritten(inode: &INode<DaxFs>, end: u64) -> Result {
 }
 
 /// Sets (`seal`) or clears `EXTENT_SEALED` on every extent of the file, in transactions of
-/// bounded size.
+/// bounded size, under a pending intent.
 fn mark_extents(inode: &INode<DaxFs>, seal: bool) -> Result {
     let mut at = Some(0);
     while let Some(from) = at {
@@ -114,16 +144,36 @@ fn mark_extents(inode: &INode<DaxFs>, seal: bool) -> Result {
     Ok(())
 }
 
-/// Sets or clears the inode's SEALED flag with its change time, and mirrors it in the VFS
-/// inode once the transaction has committed.
-fn set_inode_flag(inode: &INode<DaxFs>, seal: bool) -> Result {
+/// The last transaction of a seal: sets the inode's SEALED flag and its change time and clears
+/// the intent, and mirrors the flag in the VFS inode once the transaction has committed.
+fn commit_seal(inode: &INode<DaxFs>) -> Result {
     let now = fmt_time(inode.current_time());
     map_txn(inode, |t, s, raw| {
-        ops::op_seal_inode(t, s, inode.ino(), raw, seal, now)
+        ops::op_seal_inode(t, s, inode.ino(), raw, now)
     })?;
-    inode.set_flags(
-        if seal { flags::IOMAP_IMMUTABLE } else { 0 },
-        flags::IOMAP_IMMUTABLE,
-    );
+    inode.set_flags(flags::IOMAP_IMMUTABLE, flags::IOMAP_IMMUTABLE);
     Ok(())
+}
+
+/// Carries out a pending intent of an unsealed file: clears every extent's SEALED flag, then
+/// the intent.
+fn end_intent(inode: &INode<DaxFs>) -> Result {
+    mark_extents(inode, false)?;
+    map_txn(inode, |t, s, raw| ops::op_seal_end(t, s, inode.ino(), raw))
+}
+
+/// Recovery at mount of inode `ino` (`raw`), found on the orphan list with links and a pending
+/// seal intent (a seal or unseal interrupted by a crash): rolls it to *not sealed*, in bounded
+/// transactions, as [`end_intent`] does for an inode in memory.
+pub(crate) fn recover(info: &SbInfo, ino: u64, mut raw: Inode) -> Result {
+    let mut at = Some(0);
+    while let Some(from) = at {
+        at = info.journal.run(
+            &info.pmem,
+            |t, s| ops::op_seal_extents(t, s, ino, &mut raw, from, false, FREE_BUDGET),
+            |at| at,
+        )?;
+    }
+    info.journal
+        .run(&info.pmem, |t, s| ops::op_seal_end(t, s, ino, &mut raw), |()| ())
 }

@@ -11,7 +11,9 @@ mod daxfs_kunit {
         dir::{name_key_base, DirEntry, COOKIE_EOF, COOKIE_MIN, DT_REG},
         inode::{Inode, Timespec, S_IFREG},
         journal::{JournalHeader, JH_OFF_COMMIT},
-        ops::{op_alloc, op_seal_extents, op_seal_inode},
+        ops::{
+            op_alloc, op_seal_begin, op_seal_end, op_seal_extents, op_seal_inode, op_unseal_begin,
+        },
         superblock::{default_inode_count, default_journal_blocks, Layout, Superblock, SB_SIZE},
         txn::{recover, txn_staging_size, Cursors, Medium, Txn, TxnSpace, TXN_MAX_BLOCKS},
         Error, Result as FmtResult, BLOCK_SIZE, BLOCK_SIZE_U64,
@@ -294,24 +296,47 @@ mod daxfs_kunit {
             t.write_inode(ino, &i)?;
             op_alloc(t, s, ino, &mut i, 0, 1, false)?;
             op_alloc(t, s, ino, &mut i, 2, 1, false)?;
+            // Without an intent, no extent seal may change.
+            assert!(matches!(
+                op_seal_extents(t, s, ino, &mut i, 0, true, 16),
+                Err(Error::BadField(_))
+            ));
+            op_seal_begin(t, ino, &mut i)?;
+            assert!(i.seal_intent() && i.belongs_on_orphan_list());
+            assert_eq!(t.sb().orphan_head, ino);
             assert_eq!(op_seal_extents(t, s, ino, &mut i, 0, true, 16), Ok(None));
             // Block 1 is a hole.
             assert!(matches!(
-                op_seal_inode(t, s, ino, &mut i, true, now),
+                op_seal_inode(t, s, ino, &mut i, now),
                 Err(Error::BadField(_))
             ));
             assert!(!i.is_sealed());
+            // The roll-back of a failed seal: extents first, then the intent.
+            assert!(matches!(
+                op_seal_end(t, s, ino, &mut i),
+                Err(Error::BadField(_))
+            ));
+            assert_eq!(op_seal_extents(t, s, ino, &mut i, 0, false, 16), Ok(None));
+            op_seal_end(t, s, ino, &mut i)?;
+            assert!(!i.seal_intent());
+            assert_eq!(t.sb().orphan_head, 0);
             op_alloc(t, s, ino, &mut i, 1, 1, false)?;
+            op_seal_begin(t, ino, &mut i)?;
             op_seal_extents(t, s, ino, &mut i, 0, true, 16)?;
             // Succeeds only if every extent is now SEALED and written, without a hole.
-            op_seal_inode(t, s, ino, &mut i, true, now)?;
-            assert!(i.is_sealed());
+            op_seal_inode(t, s, ino, &mut i, now)?;
+            assert!(i.is_sealed() && !i.seal_intent());
+            assert_eq!(t.sb().orphan_head, 0);
             assert_eq!(
                 op_alloc(t, s, ino, &mut i, 3, 1, false).err(),
                 Some(Error::Sealed)
             );
-            op_seal_inode(t, s, ino, &mut i, false, now)?;
+            op_unseal_begin(t, ino, &mut i, now)?;
+            assert!(!i.is_sealed() && i.seal_intent());
+            assert_eq!(t.sb().orphan_head, ino);
             assert_eq!(op_seal_extents(t, s, ino, &mut i, 0, false, 16), Ok(None));
+            op_seal_end(t, s, ino, &mut i)?;
+            assert_eq!(t.sb().orphan_head, 0);
             op_alloc(t, s, ino, &mut i, 3, 1, false)?;
             Ok(())
         });

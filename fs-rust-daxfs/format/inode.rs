@@ -92,12 +92,21 @@ pub const INODE_FLAG_APPEND: u32 = 1 << 2;
 pub const INODE_FLAG_NOATIME: u32 = 1 << 3;
 /// Inode flag: do not dump (`chattr +d`).
 pub const INODE_FLAG_NODUMP: u32 = 1 << 4;
+/// Inode flag: a seal or unseal of this regular file is in progress (the
+/// intent of the multi-transaction sequence). Never set together with
+/// [`INODE_FLAG_SEALED`]. While it is set the inode is on the orphan list
+/// even if it has links, and its extents may be SEALED or not; recovery
+/// (the mount, or `fsck -y`) rolls the file to *not sealed*: it clears
+/// `EXTENT_SEALED` on every extent, then this flag, and takes the inode off
+/// the list (`docs/on-disk-format.md`, "Sealed files").
+pub const INODE_FLAG_SEAL_INTENT: u32 = 1 << 5;
 /// All inode flags defined by this version.
 pub const INODE_FLAGS_KNOWN: u32 = INODE_FLAG_SEALED
     | INODE_FLAG_IMMUTABLE
     | INODE_FLAG_APPEND
     | INODE_FLAG_NOATIME
-    | INODE_FLAG_NODUMP;
+    | INODE_FLAG_NODUMP
+    | INODE_FLAG_SEAL_INTENT;
 
 /// File type mask of `mode`.
 pub const S_IFMT: u16 = 0o170000;
@@ -245,6 +254,18 @@ impl Inode {
     /// True if the block map is sealed.
     pub fn is_sealed(&self) -> bool {
         self.flags & INODE_FLAG_SEALED != 0
+    }
+
+    /// True while a seal or unseal is in progress ([`INODE_FLAG_SEAL_INTENT`]).
+    pub fn seal_intent(&self) -> bool {
+        self.flags & INODE_FLAG_SEAL_INTENT != 0
+    }
+
+    /// True if the inode belongs on the orphan list: it has no links (it is
+    /// freed at its last close or at mount) or a seal intent is pending (it
+    /// is rolled back at mount).
+    pub fn belongs_on_orphan_list(&self) -> bool {
+        self.nlink == 0 || self.seal_intent()
     }
 
     /// Root block of the B+tree (`map_kind == MAP_BTREE`), else 0.
@@ -433,8 +454,11 @@ impl Inode {
         } else if self.parent != 0 {
             return Err(Error::BadField("parent"));
         }
-        if self.is_sealed() && ty != S_IFREG {
+        if (self.is_sealed() || self.seal_intent()) && ty != S_IFREG {
             return Err(Error::BadField("flags"));
+        }
+        if self.is_sealed() && self.seal_intent() {
+            return Err(Error::BadField("flags: sealed with a seal intent"));
         }
         if self.map_kind == MAP_EXTENTS {
             // Inline extents must be sorted and disjoint and the unused

@@ -33,8 +33,8 @@ use super::extent::{
     EXTENT_UNWRITTEN, EXTENT_VALUE_SIZE, INLINE_EXTENTS, MAX_FILE_BLOCKS,
 };
 use super::inode::{
-    mode_to_dtype, Inode, Timespec, INODE_FLAG_SEALED, INODE_MAP_SIZE, MAP_BTREE, MAP_EXTENTS,
-    SYMLINK_MAX,
+    mode_to_dtype, Inode, Timespec, INODE_FLAG_SEALED, INODE_FLAG_SEAL_INTENT, INODE_MAP_SIZE,
+    MAP_BTREE, MAP_EXTENTS, SYMLINK_MAX,
 };
 use super::superblock::BITS_PER_BLOCK;
 use super::txn::{Medium, Txn};
@@ -306,12 +306,13 @@ pub fn op_link<M: Medium + ?Sized>(
     if inode.is_dir() {
         return Err(Error::BadField("hard link to a directory"));
     }
-    if inode.nlink == 0 {
-        t.orphan_remove(ino, inode)?;
-    }
+    let listed = inode.belongs_on_orphan_list();
     let ctx = t.ctx();
     dir_insert(dir, dir_ino, &ctx, t, s, name, ino, dtype(inode)?)?;
     inc_nlink(inode)?;
+    if listed && !inode.belongs_on_orphan_list() {
+        t.orphan_remove(ino, inode)?;
+    }
     inode.ctime = now;
     touch_dir(dir, now);
     t.write_inode(ino, inode)?;
@@ -341,10 +342,11 @@ pub fn op_unlink<M: Medium + ?Sized>(
     if e.ino != ino {
         return Err(Error::Corrupt("directory entry names another inode"));
     }
+    let listed = inode.belongs_on_orphan_list();
     dec_nlink(inode)?;
     inode.ctime = now;
     touch_dir(dir, now);
-    if inode.nlink == 0 {
+    if !listed && inode.belongs_on_orphan_list() {
         t.orphan_add(ino, inode)?;
     }
     t.write_inode(ino, inode)?;
@@ -540,6 +542,7 @@ pub fn op_rename<M: Medium + ?Sized>(
         }
     } else {
         if let Some((tino, tinode)) = target.as_mut() {
+            let listed = tinode.belongs_on_orphan_list();
             if tinode.is_dir() {
                 tinode.nlink = 0;
                 dec_dir_nlink(pick(&mut dst_dir, src_dir))?;
@@ -547,7 +550,7 @@ pub fn op_rename<M: Medium + ?Sized>(
                 dec_nlink(tinode)?;
             }
             tinode.ctime = now;
-            if tinode.nlink == 0 {
+            if !listed && tinode.belongs_on_orphan_list() {
                 t.orphan_add(*tino, tinode)?;
             }
             t.write_inode(*tino, tinode)?;
@@ -826,12 +829,11 @@ const SPLIT_SLOTS: usize = 2 * STEP_SLOTS;
 /// times are the caller's.
 ///
 /// Sealing: a sealed inode fails with [`Error::Sealed`] (`ETXTBSY`)
-/// before anything changes, whatever the range. A SEALED extent in the
-/// range of an unsealed inode (left by a crash in the middle of sealing or
-/// unsealing) is never split or freed either: the call fails with
-/// [`Error::Sealed`] when it reaches that extent, so the caller drops the
-/// transaction; what earlier calls for the same range committed stays
-/// punched.
+/// before anything changes, whatever the range. As everywhere in the
+/// format, only the inode flag seals: a SEALED extent of an unsealed inode
+/// (one whose seal or unseal is in progress, [`INODE_FLAG_SEAL_INTENT`])
+/// is trimmed, split and freed like any other, and the pieces that stay
+/// keep their flags until the seal sequence or its recovery clears them.
 pub fn op_punch<M: Medium + ?Sized>(
     t: &mut Txn<'_, M>,
     s: &mut Scratch,
@@ -858,9 +860,6 @@ pub fn op_punch<M: Medium + ?Sized>(
             Some(e) if e.lblk < end => e,
             _ => break true,
         };
-        if e.flags & EXTENT_SEALED != 0 {
-            return Err(Error::Sealed);
-        }
         // The part of `e` inside the range is [cs, ce); this step frees
         // its last `cut` blocks and keeps `e`'s first `keep` blocks.
         let cs = e.lblk.max(lblk);
@@ -931,7 +930,7 @@ pub fn op_free_inode<M: Medium + ?Sized>(
             e => e,
         })?;
     } else if inode.map_kind == MAP_EXTENTS || inode.map_kind == MAP_BTREE {
-        inode.flags &= !INODE_FLAG_SEALED;
+        inode.flags &= !(INODE_FLAG_SEALED | INODE_FLAG_SEAL_INTENT);
         // A long symlink has one one-block extent: always in one step.
         let budget = if inode.is_symlink() {
             usize::MAX
@@ -949,16 +948,39 @@ pub fn op_free_inode<M: Medium + ?Sized>(
     Ok(true)
 }
 
+/// The first transaction of sealing regular file `ino`: records the intent
+/// ([`INODE_FLAG_SEAL_INTENT`]) and puts the inode on the orphan list (if
+/// its links do not already keep it there), so that a crash before
+/// [`op_seal_inode`] commits is rolled back at mount. Needs an unsealed
+/// inode without a pending intent. Writes the inode.
+pub fn op_seal_begin<M: Medium + ?Sized>(
+    t: &mut Txn<'_, M>,
+    ino: u64,
+    inode: &mut Inode,
+) -> Result<()> {
+    if !inode.is_reg() {
+        return Err(Error::BadField("sealing a file that is not regular"));
+    }
+    if inode.is_sealed() || inode.seal_intent() {
+        return Err(Error::BadField("sealing a sealed file or one being sealed"));
+    }
+    let listed = inode.belongs_on_orphan_list();
+    inode.flags |= INODE_FLAG_SEAL_INTENT;
+    if !listed {
+        t.orphan_add(ino, inode)?;
+    }
+    t.write_inode(ino, inode)
+}
+
 /// One step of sealing or unsealing the block map of regular file `ino`:
 /// sets (`seal`) or clears `EXTENT_SEALED` on at most `budget` extents,
 /// starting with the first one that ends after block `lblk`, and writes
 /// the inode if an extent changed. Returns the block to continue from in
-/// a new transaction, or `None` when the last extent is done. Sealing
-/// needs an unsealed inode whose extents are all written (the caller
-/// filled the holes and zeroed the unwritten extents first); unsealing
-/// needs the inode flag already cleared ([`op_seal_inode`]), the
-/// documented order that leaves at worst stray SEALED extents in an
-/// unsealed inode after a crash.
+/// a new transaction, or `None` when the last extent is done. Both need a
+/// pending intent ([`op_seal_begin`], [`op_unseal_begin`]), so a crash
+/// between the steps is rolled back at mount; sealing needs every extent
+/// written (the caller filled the holes and zeroed the unwritten extents
+/// first).
 pub fn op_seal_extents<M: Medium + ?Sized>(
     t: &mut Txn<'_, M>,
     s: &mut Scratch,
@@ -970,6 +992,11 @@ pub fn op_seal_extents<M: Medium + ?Sized>(
 ) -> Result<Option<u64>> {
     if !inode.is_reg() {
         return Err(Error::BadField("sealing a file that is not regular"));
+    }
+    if !inode.seal_intent() || inode.is_sealed() {
+        return Err(Error::BadField(
+            "changing extent seals without a seal intent",
+        ));
     }
     let ctx = t.ctx();
     let mut at = lblk;
@@ -1001,45 +1028,102 @@ pub fn op_seal_extents<M: Medium + ?Sized>(
     Ok(Some(at))
 }
 
-/// Sets (`seal`) or clears the SEALED flag of regular file `ino` and its
-/// change time, and writes the inode. Sealing checks the invariants of a
-/// sealed file first and fails with `Error::BadField` if one does not hold:
-/// every extent SEALED (by [`op_seal_extents`]) and written, and the
-/// extents cover blocks `0 .. ceil(size / 4096)` exactly, without a hole
-/// and with nothing past them.
+/// The last transaction of sealing regular file `ino`: checks the
+/// invariants of a sealed file and fails with `Error::BadField` if one
+/// does not hold (every extent SEALED by [`op_seal_extents`] and written,
+/// the extents cover blocks `0 .. ceil(size / 4096)` exactly, without a
+/// hole and with nothing past them), then sets [`INODE_FLAG_SEALED`] and
+/// the change time, clears the intent and takes the inode off the orphan
+/// list if only the intent kept it there. Writes the inode. This commit is
+/// the instant the file becomes sealed.
 pub fn op_seal_inode<M: Medium + ?Sized>(
     t: &mut Txn<'_, M>,
     s: &mut Scratch,
     ino: u64,
     inode: &mut Inode,
-    seal: bool,
     now: Timespec,
 ) -> Result<()> {
     if !inode.is_reg() {
         return Err(Error::BadField("sealing a file that is not regular"));
     }
-    if seal {
-        let ctx = t.ctx();
-        let blocks = inode.size.div_ceil(BLOCK_SIZE_U64);
-        let mut at = 0;
-        while let Some(e) = map_next(inode, ino, &ctx, t, s, at)? {
-            if e.lblk != at || e.lend() > blocks {
-                return Err(Error::BadField(
-                    "sealing a file with a hole or blocks past its end",
-                ));
-            }
-            if e.flags & EXTENT_SEALED == 0 || e.flags & EXTENT_UNWRITTEN != 0 {
-                return Err(Error::BadField("sealing an extent not sealed or unwritten"));
-            }
-            at = e.lend();
-        }
-        if at != blocks {
-            return Err(Error::BadField("sealing a file with a hole at its end"));
-        }
-        inode.flags |= INODE_FLAG_SEALED;
-    } else {
-        inode.flags &= !INODE_FLAG_SEALED;
+    if !inode.seal_intent() || inode.is_sealed() {
+        return Err(Error::BadField("sealing without a seal intent"));
     }
+    let ctx = t.ctx();
+    let blocks = inode.size.div_ceil(BLOCK_SIZE_U64);
+    let mut at = 0;
+    while let Some(e) = map_next(inode, ino, &ctx, t, s, at)? {
+        if e.lblk != at || e.lend() > blocks {
+            return Err(Error::BadField(
+                "sealing a file with a hole or blocks past its end",
+            ));
+        }
+        if e.flags & EXTENT_SEALED == 0 || e.flags & EXTENT_UNWRITTEN != 0 {
+            return Err(Error::BadField("sealing an extent not sealed or unwritten"));
+        }
+        at = e.lend();
+    }
+    if at != blocks {
+        return Err(Error::BadField("sealing a file with a hole at its end"));
+    }
+    inode.flags = (inode.flags | INODE_FLAG_SEALED) & !INODE_FLAG_SEAL_INTENT;
     inode.ctime = now;
+    if !inode.belongs_on_orphan_list() {
+        t.orphan_remove(ino, inode)?;
+    }
+    t.write_inode(ino, inode)
+}
+
+/// The first transaction of unsealing regular file `ino`: clears
+/// [`INODE_FLAG_SEALED`] (this commit is the instant the file stops being
+/// sealed), sets the change time and records the intent of clearing the
+/// extent flags ([`INODE_FLAG_SEAL_INTENT`], the inode goes on the orphan
+/// list), which [`op_seal_extents`] and [`op_seal_end`] then carry out, or
+/// recovery at mount. Needs a sealed inode. Writes the inode.
+pub fn op_unseal_begin<M: Medium + ?Sized>(
+    t: &mut Txn<'_, M>,
+    ino: u64,
+    inode: &mut Inode,
+    now: Timespec,
+) -> Result<()> {
+    if !inode.is_reg() || !inode.is_sealed() {
+        return Err(Error::BadField("unsealing a file that is not sealed"));
+    }
+    let listed = inode.belongs_on_orphan_list();
+    inode.flags = (inode.flags & !INODE_FLAG_SEALED) | INODE_FLAG_SEAL_INTENT;
+    inode.ctime = now;
+    if !listed {
+        t.orphan_add(ino, inode)?;
+    }
+    t.write_inode(ino, inode)
+}
+
+/// The last transaction of unsealing, and of rolling back a seal (at run
+/// time after an error, or in recovery at mount): checks that no extent of
+/// regular file `ino` is SEALED any more (`Error::BadField` otherwise: call
+/// [`op_seal_extents`] until it returns `None` first), clears the intent
+/// and takes the inode off the orphan list if only the intent kept it
+/// there. Writes the inode.
+pub fn op_seal_end<M: Medium + ?Sized>(
+    t: &mut Txn<'_, M>,
+    s: &mut Scratch,
+    ino: u64,
+    inode: &mut Inode,
+) -> Result<()> {
+    if !inode.is_reg() || !inode.seal_intent() || inode.is_sealed() {
+        return Err(Error::BadField("ending a seal intent that is not pending"));
+    }
+    let ctx = t.ctx();
+    let mut at = 0;
+    while let Some(e) = map_next(inode, ino, &ctx, t, s, at)? {
+        if e.flags & EXTENT_SEALED != 0 {
+            return Err(Error::BadField("ending a seal intent with SEALED extents"));
+        }
+        at = e.lend();
+    }
+    inode.flags &= !INODE_FLAG_SEAL_INTENT;
+    if !inode.belongs_on_orphan_list() {
+        t.orphan_remove(ino, inode)?;
+    }
     t.write_inode(ino, inode)
 }

@@ -435,7 +435,7 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
     /// keep a link. [`Error::Corrupt`] if `ino` is not an orphan.
     fn set_orphan_links(&mut self, ino: u64, next: Option<u64>, prev: Option<u64>) -> Result<()> {
         let mut i = self.read_inode(ino)?;
-        if i.nlink != 0 {
+        if !i.belongs_on_orphan_list() {
             return Err(Error::Corrupt("orphan list links a linked inode"));
         }
         let to32 = |v: u64| u32::try_from(v).map_err(|_| Error::BadField("orphan link"));
@@ -766,13 +766,14 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
         Ok(())
     }
 
-    /// Pushes inode `ino` (which must have no links) on the orphan list,
+    /// Pushes inode `ino` (which must have no links or a seal intent, see
+    /// [`Inode::belongs_on_orphan_list`]) on the orphan list,
     /// a doubly linked list through `next_orphan` and `prev_orphan`:
     /// `ino` becomes the head and the old head's `prev_orphan` points to
     /// it. Writes the inode and updates the caller's copy.
     pub fn orphan_add(&mut self, ino: u64, inode: &mut Inode) -> Result<()> {
         self.layout().inode_offset(ino)?;
-        if inode.nlink != 0 {
+        if !inode.belongs_on_orphan_list() {
             return Err(Error::BadField("orphan with links"));
         }
         if ino == ROOT_INO || self.sb.orphan_head == ino || self.stored_orphan_links(ino)? != (0, 0)

@@ -215,7 +215,12 @@ pub fn dump_inode(fs: &Fs, ino: u64, out: &mut String) {
         i.mode,
         i.map_kind,
         i.flags,
-        if i.is_sealed() { " (SEALED)" } else { "" },
+        match (i.is_sealed(), i.seal_intent()) {
+            (true, true) => " (SEALED, SEAL_INTENT)",
+            (true, false) => " (SEALED)",
+            (false, true) => " (SEAL_INTENT)",
+            (false, false) => "",
+        },
         i.uid,
         i.gid,
         i.nlink,
@@ -226,7 +231,7 @@ pub fn dump_inode(fs: &Fs, ino: u64, out: &mut String) {
         "    size {} blocks {} rdev 0x{:x} parent {} map_count {}",
         i.size, i.blocks, i.rdev, i.parent, i.map_count
     );
-    if i.next_orphan != 0 || i.prev_orphan != 0 || i.nlink == 0 {
+    if i.next_orphan != 0 || i.prev_orphan != 0 || i.belongs_on_orphan_list() {
         let _ = writeln!(
             out,
             "    orphan list: next {} prev {}",

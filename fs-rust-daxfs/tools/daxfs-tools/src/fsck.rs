@@ -12,6 +12,17 @@
 //! counters. Fixes are applied in phases (structural repairs, then inode
 //! fields, then accounting), re-checking after each phase, so a repair is
 //! always made against a consistent view.
+//!
+//! What a read-write mount finishes after a crash is consistent, not
+//! damage, but fsck finishes it the same way when it repairs: a committed
+//! journal transaction is replayed (`JOURNAL_REPLAY`), unlinked inodes are
+//! freed (`ORPHAN`), and a seal or unseal that a crash interrupted (a
+//! linked regular file on the orphan list with `INODE_FLAG_SEAL_INTENT`)
+//! is rolled back to not sealed: `EXTENT_SEALED` cleared on every extent,
+//! then the intent, and the inode taken off the list (`SEAL_INTENT`, which
+//! `-n` does not report). An intent off the list (`SEAL_INTENT_UNLISTED`)
+//! gets the same roll-back; a SEALED extent in a file with neither the
+//! SEALED flag nor an intent is `SEALED_STRAY`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -93,8 +104,18 @@ pub mod code {
     pub const SEALED_UNWRITTEN: &str = "SEALED_UNWRITTEN";
     /// A sealed file has a hole or an unsealed extent.
     pub const SEALED_INCOMPLETE: &str = "SEALED_INCOMPLETE";
-    /// A SEALED extent in an unsealed file (interrupted seal).
+    /// A SEALED extent in a file that is neither sealed nor being sealed
+    /// or unsealed (no seal intent).
     pub const SEALED_STRAY: &str = "SEALED_STRAY";
+    /// A seal or unseal interrupted by a crash: a linked regular file on
+    /// the orphan list with a seal intent. The filesystem is consistent
+    /// (the next read-write mount rolls it back to not sealed), so `-n`
+    /// does not report it; `-p`/`-y` roll it back as mount does and say
+    /// so with this class.
+    pub const SEAL_INTENT: &str = "SEAL_INTENT";
+    /// A linked regular file with a seal intent that is not on the orphan
+    /// list (so mount would never roll it back).
+    pub const SEAL_INTENT_UNLISTED: &str = "SEAL_INTENT_UNLISTED";
     /// Inode block count wrong.
     pub const INODE_BLOCKS: &str = "INODE_BLOCKS";
     /// Inode map count wrong.
@@ -154,6 +175,10 @@ pub enum Fix {
     RemoveExtent(u64, u64),
     /// Clear the SEALED flag of an extent (inode, lblk).
     ClearExtentSealed(u64, u64),
+    /// Roll an interrupted seal or unseal back as mount does: clear
+    /// `EXTENT_SEALED` on every extent of the inode, then its seal intent,
+    /// and take it off the orphan list (its neighbours relinked).
+    RollBackSeal(u64),
     /// Remove a directory entry (dir, key).
     RemoveDirEntry(u64, u64),
     /// Re-insert a directory entry under its correct hash key.
@@ -202,6 +227,7 @@ impl Fix {
             | Fix::RehashDirEntry(..)
             | Fix::Reconnect(_)
             | Fix::FreeOrphan(_)
+            | Fix::RollBackSeal(_)
             | Fix::ResetOrphanList => 1,
             Fix::ClearExtentSealed(..)
             | Fix::SetDirEntryType(..)
@@ -448,15 +474,17 @@ pub fn find_backup(dev: &Dev, primary: &[u8]) -> Result<(u64, BackupSource, Supe
 }
 
 /// Reads and checks the primary and backup superblocks. Returns the
-/// superblock to check the filesystem with, and whether it is a backup
-/// that `-b` chose over a valid primary (which must then not be re-read).
+/// superblock to check the filesystem with, whether it is a backup that
+/// `-b` chose over a valid primary (which must then not be re-read), and
+/// the `SB_PRIMARY` problem of a primary that does not decode, not yet
+/// noted: its repair waits until the journal is handled (see [`run`]).
 fn superblocks(
     dev: &Dev,
     opts: Options,
     backup_block: Option<u64>,
     r: &mut Report,
     found: &mut bool,
-) -> Result<(Superblock, bool), String> {
+) -> Result<(Superblock, bool, Option<Problem>), String> {
     let mode = opts.mode;
     if dev.size < SB_SIZE as u64 {
         return Err("device too small to hold a daxfs superblock".into());
@@ -473,8 +501,14 @@ fn superblocks(
         None => None,
     };
     // The primary, rejected because of `why`, is replaced by the backup
-    // `bk` found in block `blk`.
-    let mut restore = |why: String, blk: u64, src: BackupSource, bk: Superblock| -> Superblock {
+    // `bk` found in block `blk`: now, or (`defer`) once the journal is
+    // handled, returning the problem to note then.
+    let mut restore = |why: String,
+                       blk: u64,
+                       src: BackupSource,
+                       bk: Superblock,
+                       defer: bool|
+     -> (Superblock, Option<Problem>) {
         *found = true;
         let p = Problem::new(
             code::SB_PRIMARY,
@@ -486,33 +520,40 @@ fn superblocks(
             ),
             Some(Fix::RestorePrimary),
         );
-        let fixed = Fix::RestorePrimary.allowed(mode) && {
-            let mut bb = [0u8; SB_SIZE];
-            bk.encode(&mut bb);
-            dev.write_at(0, &bb).is_ok()
-        };
+        if defer {
+            return (bk, Some(p));
+        }
+        let fixed = Fix::RestorePrimary.allowed(mode) && write_primary(dev, &bk);
         note(r, &p, fixed, mode);
-        bk
+        (bk, None)
     };
+    // A primary that does not decode may be one torn by a crash while a
+    // committed transaction was applied: the replay completes it (it
+    // rewrites every byte the transaction changed), which writing the
+    // backup's older counters and orphan list over it first would spoil.
     Ok(match (primary, named) {
         // The named backup is this filesystem's and agrees: the primary
         // (whose counters are current) is used.
-        (Ok(sb), Some((_, bk))) if sb.same_static(&bk) => (sb, false),
-        (Ok(_), Some((blk, bk))) => (
-            restore(
+        (Ok(sb), Some((_, bk))) if sb.same_static(&bk) => (sb, false, None),
+        (Ok(_), Some((blk, bk))) => {
+            let (sb, _) = restore(
                 "valid, but differs from the backup".into(),
                 blk,
                 BackupSource::Option,
                 bk,
-            ),
-            true,
-        ),
-        (Err(pe), Some((blk, bk))) => (
-            restore(pe.to_string(), blk, BackupSource::Option, bk),
-            false,
-        ),
+                false,
+            );
+            (sb, true, None)
+        }
+        (Err(pe), Some((blk, bk))) => {
+            let (sb, p) = restore(pe.to_string(), blk, BackupSource::Option, bk, true);
+            (sb, false, p)
+        }
         (Err(pe), None) => match find_backup(dev, &b) {
-            Ok((blk, src, bk)) => (restore(pe.to_string(), blk, src, bk), false),
+            Ok((blk, src, bk)) => {
+                let (sb, p) = restore(pe.to_string(), blk, src, bk, true);
+                (sb, false, p)
+            }
             Err(be) => {
                 return Err(format!(
                     "no valid daxfs superblock (primary: {}; {}); if the filesystem \
@@ -541,9 +582,16 @@ fn superblocks(
                     && crate::mkfs::write_sb(dev, &sb).is_ok();
                 note(r, &p, fixed, mode);
             }
-            (sb, false)
+            (sb, false, None)
         }
     })
+}
+
+/// Writes superblock `sb` over the primary.
+fn write_primary(dev: &Dev, sb: &Superblock) -> bool {
+    let mut b = [0u8; SB_SIZE];
+    sb.encode(&mut b);
+    dev.write_at(0, &b).is_ok()
 }
 
 fn run(
@@ -557,7 +605,7 @@ fn run(
     let mut found = false;
 
     // Superblocks.
-    let (sb, pinned) = superblocks(&dev, opts, backup_block, r, &mut found)?;
+    let (sb, pinned, restore) = superblocks(&dev, opts, backup_block, r, &mut found)?;
     let layout = sb.layout;
     if dev.blocks() < layout.block_count {
         let p = Problem::new(
@@ -670,20 +718,40 @@ fn run(
 
     // Re-read the superblock: a replayed transaction may have changed it
     // (with -n the replay is laid over the read). A primary that `-b`
-    // overrode is used only if it now agrees with the backup.
+    // overrode is used only if it now agrees with the backup. A primary
+    // that did not decode is used if the replay completed it (with -n, if
+    // the pending replay would), else replaced by the backup now.
     let sb = {
         let mut b = [0u8; SB_SIZE];
         dev.read_at(0, &mut b).map_err(|e| e.to_string())?;
-        Superblock::decode(&b)
+        let now = Superblock::decode(&b)
             .ok()
-            .filter(|p| !pinned || p.same_static(&sb))
-            .unwrap_or(sb)
+            .filter(|p| (!pinned && restore.is_none()) || p.same_static(&sb));
+        match (restore, now) {
+            (None, now) => now.unwrap_or(sb),
+            (Some(p), Some(now)) => {
+                // Completed by the replay (fixed), or by the one -n only
+                // lays over its reads (not fixed).
+                note(r, &p, mode != Mode::No && !uncorrected_journal, mode);
+                now
+            }
+            (Some(p), None) => {
+                let fixed = Fix::RestorePrimary.allowed(mode) && write_primary(&dev, &sb);
+                note(r, &p, fixed, mode);
+                sb
+            }
+        }
     };
     let mut fs = Fs::with_sb(dev, sb);
 
     let mut last = Vec::new();
     for _pass in 0..8 {
-        let problems = check_fs(&fs)?;
+        // A pending seal roll-back is what mount does, not damage: only a
+        // repair run reports it, when it carries it out.
+        let problems: Vec<Problem> = check_fs(&fs)?
+            .into_iter()
+            .filter(|p| mode != Mode::No || p.code != code::SEAL_INTENT)
+            .collect();
         let mut phase_fixes: Option<(u8, Vec<Fix>)> = None;
         for p in &problems {
             found = true;
@@ -771,6 +839,9 @@ struct Checker<'a> {
     subdirs: HashMap<u64, u32>,
     dir_parents: HashMap<u64, Vec<u64>>,
     entries: HashMap<u64, Vec<(u64, DirEntry)>>,
+    /// Files and symlinks whose extent map was read without a problem
+    /// (an interrupted seal is rolled back only on such a map).
+    map_ok: HashSet<u64>,
 }
 
 impl<'a> Checker<'a> {
@@ -792,6 +863,7 @@ impl<'a> Checker<'a> {
             subdirs: HashMap::new(),
             dir_parents: HashMap::new(),
             entries: HashMap::new(),
+            map_ok: HashSet::new(),
         };
         c.scan_inodes()?;
         let inos: Vec<u64> = c.inodes.keys().copied().collect();
@@ -820,7 +892,9 @@ fn show_name(n: &[u8]) -> String {
 }
 
 /// Runs one full check pass over an open filesystem (superblock and
-/// journal already handled); returns the problems found.
+/// journal already handled); returns the problems found, including the
+/// pending seal roll-backs ([`code::SEAL_INTENT`]) that `fsck -n` leaves
+/// out.
 pub fn check_fs(fs: &Fs) -> Result<Vec<Problem>, String> {
     let mut c = Checker::scan(fs)?;
     c.shared();
@@ -1107,6 +1181,10 @@ impl Checker<'_> {
             }
         }
         let sealed = inode.is_sealed();
+        // An inode with a seal intent is half way through sealing or
+        // unsealing: any mix of SEALED extents is expected, and rolled back
+        // (SEAL_INTENT, SEAL_INTENT_UNLISTED).
+        let intent = inode.seal_intent();
         let mut data = 0u64;
         let mut prev_end = 0u64;
         let mut ok_map = true;
@@ -1160,11 +1238,11 @@ impl Checker<'_> {
                 continue;
             }
             prev_end = e.lend();
-            if e.flags & EXTENT_SEALED != 0 && !sealed {
+            if e.flags & EXTENT_SEALED != 0 && !sealed && !intent {
                 self.p(
                     code::SEALED_STRAY,
                     format!(
-                        "{} is SEALED but the file is not sealed (interrupted seal?)",
+                        "{} is SEALED but the file is not sealed and has no seal intent",
                         loc
                     ),
                     Some(Fix::ClearExtentSealed(ino, e.lblk)),
@@ -1227,6 +1305,7 @@ impl Checker<'_> {
         if !ok_map {
             return Ok(());
         }
+        self.map_ok.insert(ino);
         if inode.is_symlink() {
             let good = exts.len() == 1 && exts[0].lblk == 0 && exts[0].len == 1;
             if !good {
@@ -1470,7 +1549,8 @@ impl Checker<'_> {
                 }
             }
         }
-        // The orphan list: inodes unlinked while open.
+        // The orphan list: inodes unlinked while open, and linked regular
+        // files whose seal or unseal a crash interrupted (a seal intent).
         let mut listed: HashSet<u64> = HashSet::new();
         let mut cur = self.fs.sb.orphan_head;
         let mut prev = 0u64;
@@ -1480,9 +1560,13 @@ impl Checker<'_> {
                 Some(_) if listed.contains(&cur) => {
                     Some(format!("orphan list: loop back to inode {}", cur))
                 }
-                Some(i) if i.nlink != 0 || reached.contains(&cur) => Some(format!(
-                    "orphan list: inode {} is still linked (nlink {})",
+                Some(i) if i.nlink != 0 && !i.seal_intent() => Some(format!(
+                    "orphan list: inode {} is still linked (nlink {}) and has no seal intent",
                     cur, i.nlink
+                )),
+                Some(i) if i.nlink == 0 && reached.contains(&cur) => Some(format!(
+                    "orphan list: inode {} is still linked (nlink 0 but reachable)",
+                    cur
                 )),
                 Some(_) => None,
             };
@@ -1518,6 +1602,38 @@ impl Checker<'_> {
                         ino, i.next_orphan, i.prev_orphan
                     ),
                     Some(Fix::ClearOrphanLinks(ino)),
+                );
+            }
+        }
+        for &ino in &inos {
+            let i = self.inodes[&ino];
+            if i.nlink == 0 || !i.seal_intent() {
+                continue;
+            }
+            // A seal or unseal in progress: on the list, mount rolls it back
+            // to "not sealed"; fsck does the same. Off the list nothing
+            // would, and the file would keep its SEALED extents.
+            let fix = self.map_ok.contains(&ino).then_some(Fix::RollBackSeal(ino));
+            if listed.contains(&ino) {
+                self.p(
+                    code::SEAL_INTENT,
+                    format!(
+                        "inode {} ({}): seal or unseal interrupted; rolling it back to not sealed",
+                        ino,
+                        type_name(&i)
+                    ),
+                    fix,
+                );
+            } else {
+                self.p(
+                    code::SEAL_INTENT_UNLISTED,
+                    format!(
+                        "inode {} ({}) has a seal intent but is not on the orphan list; \
+                         rolling it back to not sealed",
+                        ino,
+                        type_name(&i)
+                    ),
+                    fix,
                 );
             }
         }
@@ -1812,6 +1928,19 @@ fn apply(fs: &mut Fs, fixes: &[Fix]) -> Result<(), String> {
     };
     let mut s = Box::new(Scratch::new());
     let ctx = fs.ctx;
+    // The orphan list as stored, read before any inode is cleared: the
+    // members that stay on it are relinked at the end.
+    let list_fixes = fixes.iter().any(|f| {
+        matches!(
+            f,
+            Fix::FreeOrphan(_) | Fix::ResetOrphanList | Fix::RollBackSeal(_)
+        )
+    });
+    let old_list = if list_fixes {
+        stored_orphan_list(fs)
+    } else {
+        Vec::new()
+    };
     // Clear inodes first, so later fixes see them gone.
     for f in fixes {
         if let Fix::ClearInode(ino) | Fix::FreeOrphan(ino) = f {
@@ -1850,6 +1979,31 @@ fn apply(fs: &mut Fs, fixes: &[Fix]) -> Result<(), String> {
                 };
                 e.flags &= !EXTENT_SEALED;
                 map_update(&mut i, ino, &ctx, &mut st, &mut s, e).map_err(e2s)?;
+                fs.write_inode(ino, &i).map_err(e2s)?;
+            }
+            Fix::RollBackSeal(ino) => {
+                // What mount does (op_seal_extents(.., false, ..) from block
+                // 0 to the end, then op_seal_end), without the journal: fsck
+                // owns the device. The list links are settled below.
+                let Ok(Some(mut i)) = fs.read_inode(ino) else {
+                    continue;
+                };
+                if !i.seal_intent() || i.is_sealed() {
+                    continue;
+                }
+                let mut st = fs.store();
+                let mut at = 0;
+                while let Some(e) = map_next(&i, ino, &ctx, &mut st, &mut s, at).map_err(e2s)? {
+                    if e.flags & EXTENT_SEALED != 0 {
+                        let flags = e.flags & !EXTENT_SEALED;
+                        map_update(&mut i, ino, &ctx, &mut st, &mut s, Extent { flags, ..e })
+                            .map_err(e2s)?;
+                    }
+                    at = e.lend();
+                }
+                i.flags &= !INODE_FLAG_SEAL_INTENT;
+                i.next_orphan = 0;
+                i.prev_orphan = 0;
                 fs.write_inode(ino, &i).map_err(e2s)?;
             }
             Fix::SetDirEntryType(dir, key, t) => {
@@ -1951,16 +2105,43 @@ fn apply(fs: &mut Fs, fixes: &[Fix]) -> Result<(), String> {
             }
         }
     }
-    if fixes
-        .iter()
-        .any(|f| matches!(f, Fix::FreeOrphan(_) | Fix::ResetOrphanList))
-    {
-        // Every listed orphan is freed (or the list was invalid): the list
-        // is now empty.
-        let mut sb = fs.sb;
-        sb.orphan_head = 0;
-        crate::mkfs::write_sb(&fs.dev, &sb).map_err(|e| e.to_string())?;
-        fs.sb = sb;
+    if list_fixes {
+        // Freed orphans, cleared inodes and rolled-back seals leave the
+        // list; an invalid list is emptied (stale links are cleared by the
+        // next pass). The members that stay (an interrupted seal whose map
+        // needs repairs first) are relinked in their order.
+        let gone: HashSet<u64> = fixes
+            .iter()
+            .filter_map(|f| match f {
+                Fix::FreeOrphan(i) | Fix::RollBackSeal(i) | Fix::ClearInode(i) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        let keep: Vec<(u64, u32, u32)> = if fixes.contains(&Fix::ResetOrphanList) {
+            Vec::new()
+        } else {
+            old_list
+                .into_iter()
+                .filter(|(i, _, _)| !gone.contains(i))
+                .collect()
+        };
+        for (k, &(ino, next, prev)) in keep.iter().enumerate() {
+            let want_prev = if k == 0 { 0 } else { keep[k - 1].0 as u32 };
+            let want_next = keep.get(k + 1).map_or(0, |x| x.0 as u32);
+            if (next, prev) != (want_next, want_prev) {
+                edit_inode(fs, ino, |i| {
+                    i.next_orphan = want_next;
+                    i.prev_orphan = want_prev;
+                })?;
+            }
+        }
+        let head = keep.first().map_or(0, |x| x.0);
+        if fs.sb.orphan_head != head {
+            let mut sb = fs.sb;
+            sb.orphan_head = head;
+            crate::mkfs::write_sb(&fs.dev, &sb).map_err(|e| e.to_string())?;
+            fs.sb = sb;
+        }
     }
     if let Some(a) = &alloc {
         // Persist allocations made by the repairs; the accounting phase
@@ -1971,6 +2152,22 @@ fn apply(fs: &mut Fs, fixes: &[Fix]) -> Result<(), String> {
         write_changed(&fs.dev, l.inode_bitmap_start, &a.ibm)?;
     }
     Ok(())
+}
+
+/// The orphan list as stored, `(ino, next_orphan, prev_orphan)` from the
+/// head, up to the first member that is free, unreadable or seen before.
+fn stored_orphan_list(fs: &Fs) -> Vec<(u64, u32, u32)> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut cur = fs.sb.orphan_head;
+    while cur != 0 && seen.insert(cur) {
+        let Ok(Some(i)) = fs.read_inode(cur) else {
+            break;
+        };
+        out.push((cur, i.next_orphan, i.prev_orphan));
+        cur = u64::from(i.next_orphan);
+    }
+    out
 }
 
 fn edit_inode(fs: &Fs, ino: u64, f: impl FnOnce(&mut Inode)) -> Result<(), String> {

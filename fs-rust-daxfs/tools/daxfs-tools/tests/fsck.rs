@@ -223,6 +223,50 @@ impl Img {
     fn layout(&self) -> Layout {
         *self.fs().layout()
     }
+    /// The state a crash half way through sealing (or unsealing) regular
+    /// file `ino` leaves: the seal intent set, every `every`-th extent
+    /// SEALED (the others not). Does not touch the orphan list.
+    fn half_seal(&self, ino: u64, every: usize) {
+        let fs = self.fs();
+        let mut i = fs.inode(ino).unwrap();
+        let mut s = Box::new(Scratch::new());
+        let mut st = fs.store();
+        for (k, e) in fs.extents(ino, &i).unwrap().into_iter().enumerate() {
+            if k % every == 0 {
+                let flags = e.flags | EXTENT_SEALED;
+                map_update(&mut i, ino, &fs.ctx, &mut st, &mut s, Extent { flags, ..e }).unwrap();
+            }
+        }
+        i.flags |= INODE_FLAG_SEAL_INTENT;
+        fs.write_inode(ino, &i).unwrap();
+    }
+    /// Links `inos` into the orphan list, in this order, as its only
+    /// members.
+    fn set_orphan_list(&self, inos: &[u64]) {
+        for (k, &ino) in inos.iter().enumerate() {
+            let prev = if k == 0 { 0 } else { inos[k - 1] };
+            let next = inos.get(k + 1).copied().unwrap_or(0);
+            self.edit_inode(ino, |x| {
+                x.next_orphan = next as u32;
+                x.prev_orphan = prev as u32;
+            });
+        }
+        let mut fs = self.fs();
+        fs.sb.orphan_head = inos.first().copied().unwrap_or(0);
+        daxfs_tools::mkfs::write_sb(&fs.dev, &fs.sb).unwrap();
+    }
+    /// (flags, orphan links) of inode `ino` and the flags of its extents.
+    fn seal_state(&self, ino: u64) -> (u32, u32, u32, Vec<u32>) {
+        let fs = self.fs();
+        let i = fs.inode(ino).unwrap();
+        let flags = fs
+            .extents(ino, &i)
+            .unwrap()
+            .iter()
+            .map(|e| e.flags)
+            .collect();
+        (i.flags, i.next_orphan, i.prev_orphan, flags)
+    }
 }
 
 use daxfs_format::Layout;
@@ -465,6 +509,14 @@ fn corruption_classes() {
             e.encode_inline(&mut x.map, 0);
         })
     });
+    // A seal intent with links off the orphan list: mount would never roll
+    // it back. (Listed, it is consistent: `seal_intent_on_the_orphan_list`.)
+    case(
+        "seal-intent-unlisted",
+        code::SEAL_INTENT_UNLISTED,
+        Fixed::Preen,
+        &|i| i.half_seal(i.ino("frag"), 3),
+    );
     case("inode-blocks", code::INODE_BLOCKS, Fixed::Preen, &|i| {
         i.edit_inode(i.ino("f1"), |x| x.blocks += 7)
     });
@@ -617,7 +669,311 @@ fn corruption_classes() {
             .unwrap();
         f.set_len(8 << 20).unwrap();
     });
-    assert!(n >= 40, "{} cases", n);
+    assert!(n >= 41, "{} cases", n);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A linked file on the orphan list with a seal intent (a seal or unseal
+/// that a crash interrupted) is consistent: `-n` reports nothing for it
+/// (not even its SEALED extents: no `SEALED_STRAY`) and exits 0; `-p` and
+/// `-y` roll it back as mount does (every extent flag cleared, then the
+/// intent, the inode off the list) and say so (`SEAL_INTENT`, exit 1).
+/// With unlinked orphans on the same list, both are handled in one pass
+/// and the list ends empty. The unlisted case is `seal-intent-unlisted` in
+/// `corruption_classes`; a SEALED extent without an intent is
+/// `sealed-stray`.
+#[test]
+fn seal_intent_on_the_orphan_list() {
+    let dir = common::scratch("fsck-seal-intent");
+    let base = base(&dir);
+    let copy = |name: &str| {
+        let p = dir.join(name);
+        std::fs::copy(&base, &p).unwrap();
+        Img { path: p }
+    };
+    // One listed file with an extent tree, every other extent SEALED.
+    let a = copy("listed.img");
+    let frag = a.ino("frag");
+    let extents0 = a.extents(frag);
+    a.half_seal(frag, 2);
+    a.set_orphan_list(&[frag]);
+    let st = a.seal_state(frag);
+    assert_eq!(st.0 & INODE_FLAG_SEAL_INTENT, INODE_FLAG_SEAL_INTENT);
+    assert!(st.3.contains(&EXTENT_SEALED) && st.3.contains(&0));
+    let before = std::fs::read(&a.path).unwrap();
+    let r = common::check(&a.path, Mode::No);
+    assert_eq!(r.exit, EXIT_OK, "{:?}", r.lines);
+    assert!(r.problems.is_empty() && r.lines.is_empty(), "{:?}", r.lines);
+    assert!(std::fs::read(&a.path).unwrap() == before, "-n wrote");
+    let (rc, out) = fsck_bin(&["-n"], &a.path);
+    assert_eq!(rc, EXIT_OK, "{}", out);
+    // dump.daxfs shows the intent and the list.
+    let d = daxfs_tools::dump::dump(
+        &a.fs(),
+        &daxfs_tools::dump::DumpOptions {
+            inode: Some(frag),
+            ..Default::default()
+        },
+    );
+    assert!(d.contains(" (SEAL_INTENT)"), "{}", d);
+    assert!(d.contains("orphan list: next 0 prev 0"), "{}", d);
+    // -p and -y roll it back identically.
+    let y = copy("listed-y.img");
+    std::fs::copy(&a.path, &y.path).unwrap();
+    for (img, mode) in [(&a, Mode::Preen), (&y, Mode::Yes)] {
+        let r = common::check(&img.path, mode);
+        assert_eq!(r.exit, EXIT_CORRECTED, "{:?}: {:?}", mode, r.lines);
+        assert_eq!(r.problems.len(), 1, "{:?}: {:?}", mode, r.lines);
+        assert!(
+            r.lines[0].starts_with(&format!("[{}] inode {} ", code::SEAL_INTENT, frag))
+                && r.lines[0].ends_with(" - fixed"),
+            "{:?}",
+            r.lines
+        );
+        let again = common::check(&img.path, Mode::No);
+        assert_eq!(again.exit, EXIT_OK, "{:?}", again.lines);
+        assert_eq!(img.seal_state(frag), (0, 0, 0, vec![0; extents0.len()]));
+        assert_eq!(img.extents(frag), extents0, "the map changed");
+        assert_eq!(img.fs().sb.orphan_head, 0);
+    }
+    assert!(std::fs::read(&a.path).unwrap() == std::fs::read(&y.path).unwrap());
+    assert!(std::fs::read(&a.path).unwrap() != before);
+
+    // Unlinks sub/g, leaving it allocated (an orphan); returns it.
+    let unlink_g = |m: &Img| {
+        let sub = m.ino("sub");
+        let g = m.ino("sub/g");
+        let fs = m.fs();
+        let mut a = Alloc::load(&fs).unwrap();
+        let mut s = Box::new(Scratch::new());
+        let mut d = fs.inode(sub).unwrap();
+        let mut st = fs.store_rw(&mut a);
+        dir_remove(&mut d, sub, &fs.ctx, &mut st, &mut s, b"g").unwrap();
+        fs.write_inode(sub, &d).unwrap();
+        let mut fs = fs;
+        a.store(&mut fs).unwrap();
+        m.edit_inode(g, |x| x.nlink = 0);
+        g
+    };
+    // Two intents and an unlinked orphan between them: -n reports only the
+    // orphan; -p frees it and rolls both back.
+    let m = copy("mixed.img");
+    let (f1, f2) = (m.ino("f1"), m.ino("f2"));
+    let g = unlink_g(&m);
+    m.half_seal(f1, 1);
+    m.half_seal(f2, 1);
+    m.set_orphan_list(&[f1, g, f2]);
+    let r = common::check(&m.path, Mode::No);
+    assert_eq!(r.exit, EXIT_UNCORRECTED, "{:?}", r.lines);
+    assert!(
+        r.problems.iter().all(|p| p.code == code::ORPHAN) && r.problems.len() == 1,
+        "{:?}",
+        r.lines
+    );
+    let r = common::check(&m.path, Mode::Preen);
+    assert_eq!(r.exit, EXIT_CORRECTED, "{:?}", r.lines);
+    // The freed orphan's blocks and inode come back through accounting.
+    let accounting = [
+        code::BLOCK_BITMAP,
+        code::GROUP_TABLE,
+        code::INODE_BITMAP,
+        code::FREE_BLOCKS,
+        code::FREE_INODES,
+    ];
+    let mut codes: Vec<&str> = r
+        .problems
+        .iter()
+        .map(|p| p.code)
+        .filter(|c| !accounting.contains(c))
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        vec![code::ORPHAN, code::SEAL_INTENT, code::SEAL_INTENT],
+        "{:?}",
+        r.lines
+    );
+    let again = common::check(&m.path, Mode::No);
+    assert_eq!(again.exit, EXIT_OK, "{:?}", again.lines);
+    let fs = m.fs();
+    assert_eq!(fs.sb.orphan_head, 0);
+    assert!(fs.read_inode(g).unwrap().is_none());
+    drop(fs);
+    for f in [f1, f2] {
+        let (flags, next, prev, ext) = m.seal_state(f);
+        assert_eq!((flags, next, prev), (0, 0, 0));
+        assert!(ext.iter().all(|&x| x & EXTENT_SEALED == 0));
+    }
+
+    // An interrupted seal whose map needs a -y repair first, listed before
+    // an orphan: -p frees the orphan and keeps the file listed, its links
+    // right; -y removes the bad extent, then rolls the seal back.
+    let b = copy("bad-map.img");
+    let f1 = b.ino("f1");
+    let g = unlink_g(&b);
+    b.half_seal(f1, 1);
+    let l = b.layout();
+    b.edit_inode(f1, |x| {
+        let mut e = Extent::decode_inline(&x.map, 0).unwrap();
+        e.pblk = l.block_count + 10;
+        e.encode_inline(&mut x.map, 0);
+    });
+    b.set_orphan_list(&[f1, g]);
+    let r = common::check(&b.path, Mode::Preen);
+    assert_eq!(r.exit, EXIT_UNCORRECTED, "{:?}", r.lines);
+    assert!(
+        r.lines
+            .iter()
+            .any(|x| x.starts_with("[SEAL_INTENT] ") && x.ends_with(" - cannot fix")),
+        "{:?}",
+        r.lines
+    );
+    assert!(b.fs().read_inode(g).unwrap().is_none());
+    assert_eq!(b.fs().sb.orphan_head, f1);
+    let st = b.seal_state(f1);
+    assert_eq!((st.1, st.2), (0, 0), "links of the last member left");
+    // -n: the bad extent (and the accounting it holds back); the listed
+    // intent is consistent, the list too.
+    let r = common::check(&b.path, Mode::No);
+    assert!(
+        r.has(code::EXTENT_RANGE)
+            && r.problems
+                .iter()
+                .all(|p| p.code == code::EXTENT_RANGE || accounting.contains(&p.code)),
+        "{:?}",
+        r.lines
+    );
+    let r = common::check(&b.path, Mode::Yes);
+    assert_eq!(r.exit, EXIT_CORRECTED, "{:?}", r.lines);
+    assert!(r.has(code::SEAL_INTENT), "{:?}", r.lines);
+    assert_eq!(common::check(&b.path, Mode::No).exit, EXIT_OK);
+    let (flags, next, prev, ext) = b.seal_state(f1);
+    // (f1's one extent was the bad one.)
+    assert_eq!((flags, next, prev, ext), (0, 0, 0, vec![]));
+    assert_eq!(b.fs().sb.orphan_head, 0);
+
+    // Listed with links but no intent: still an error.
+    let n = copy("linked.img");
+    n.set_orphan_list(&[n.ino("f1")]);
+    let r = common::check(&n.path, Mode::No);
+    assert!(r.has(code::ORPHAN_LIST), "{:?}", r.lines);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A crash while a committed transaction was applied can tear the primary
+/// superblock (some of its new words written, the checksum not). The
+/// replay completes it: fsck must not first write the backup over it,
+/// whose counters and orphan list are older (the kernel never writes the
+/// backup), or the replay would leave the backup's orphan list (here: an
+/// orphan not on the list any more) under the transaction's changes.
+#[test]
+fn torn_primary_is_completed_by_the_replay() {
+    let dir = common::scratch("fsck-torn");
+    let img = base(&dir);
+    let fs = Fs::open(&img, true).unwrap();
+    let l = *fs.layout();
+    // An orphan the backup does not know about: g, unlinked while open
+    // (listed in the primary only, as the kernel does).
+    let sub = fs.lookup_path("sub").unwrap();
+    let g = fs.lookup_path("sub/g").unwrap();
+    {
+        let mut a = Alloc::load(&fs).unwrap();
+        let mut s = Box::new(Scratch::new());
+        let mut d = fs.inode(sub).unwrap();
+        let mut st = fs.store_rw(&mut a);
+        dir_remove(&mut d, sub, &fs.ctx, &mut st, &mut s, b"g").unwrap();
+        fs.write_inode(sub, &d).unwrap();
+    }
+    let mut gi = fs.inode(g).unwrap();
+    gi.nlink = 0;
+    fs.write_inode(g, &gi).unwrap();
+    let mut old = fs.sb;
+    old.orphan_head = g;
+    let mut ob = [0u8; SB_SIZE];
+    old.encode(&mut ob);
+    fs.dev.write_at(0, &ob).unwrap();
+    // A committed transaction changing the superblock (a mount), applied
+    // only in part: its first changed word made it, the checksum did not.
+    let mut new = old;
+    new.mount_count += 1;
+    new.mount_time = 1_800_000_000;
+    let mut nb = [0u8; SB_SIZE];
+    new.encode(&mut nb);
+    let mut log = vec![0u8; ((l.journal_blocks - 1) * 4096) as usize];
+    let mut w = TxnWriter::new(&mut log, 1).unwrap();
+    let mut torn = ob;
+    let mut first = true;
+    for k in (0..SB_SIZE).step_by(8) {
+        if ob[k..k + 8] != nb[k..k + 8] {
+            w.add(k as u64, &nb[k..k + 8]).unwrap();
+            if first {
+                torn[k..k + 8].copy_from_slice(&nb[k..k + 8]);
+                first = false;
+            }
+        }
+    }
+    let (len, commit) = w.finish(fs.ctx.csum_seed);
+    fs.dev
+        .write_at((l.journal_start + 1) * 4096, &log[..len])
+        .unwrap();
+    fs.dev
+        .write_at(
+            l.journal_start * 4096 + JH_OFF_COMMIT as u64,
+            &commit.to_le_bytes(),
+        )
+        .unwrap();
+    fs.dev.write_at(0, &torn).unwrap();
+    assert!(Superblock::decode(&torn).is_err());
+    drop(fs);
+    let unlinked = format!("inode {} (regular file) was unlinked while open", g);
+    let r = common::check(&img, Mode::No);
+    assert_eq!(r.exit, EXIT_UNCORRECTED);
+    assert!(
+        r.has(code::SB_PRIMARY) && r.has(code::JOURNAL_REPLAY),
+        "{:?}",
+        r.lines
+    );
+    assert!(
+        r.lines.iter().any(|x| x.contains(&unlinked)),
+        "{:?}",
+        r.lines
+    );
+    let r = common::check(&img, Mode::Preen);
+    assert_eq!(r.exit, EXIT_CORRECTED, "{:?}", r.lines);
+    assert!(
+        r.lines.iter().any(|x| x.contains(&unlinked)),
+        "{:?}",
+        r.lines
+    );
+    assert!(
+        r.problems.iter().all(|p| [
+            code::SB_PRIMARY,
+            code::JOURNAL_REPLAY,
+            code::ORPHAN,
+            code::BLOCK_BITMAP,
+            code::GROUP_TABLE,
+            code::INODE_BITMAP,
+            code::FREE_BLOCKS,
+            code::FREE_INODES
+        ]
+        .contains(&p.code)),
+        "{:?}",
+        r.lines
+    );
+    assert!(
+        r.lines
+            .iter()
+            .any(|x| x.starts_with("[SB_PRIMARY]") && x.ends_with(" - fixed")),
+        "{:?}",
+        r.lines
+    );
+    let fs = Fs::open(&img, false).unwrap();
+    assert_eq!(
+        (fs.sb.mount_count, fs.sb.mount_time, fs.sb.orphan_head),
+        (new.mount_count, new.mount_time, 0)
+    );
+    assert!(fs.read_inode(g).unwrap().is_none());
+    assert_eq!(common::check(&img, Mode::No).exit, EXIT_OK);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -875,8 +875,8 @@ fn punch_longer_than_a_free_chunk() {
 }
 
 /// Sets or clears `EXTENT_SEALED` on every extent of `ino` overlapping
-/// `[first, end)` (what sealing and unsealing do, before setting and after
-/// clearing the inode flag).
+/// `[first, end)` directly with `map_update` (what `op_seal_extents` does,
+/// without its checks: the state a crash half way through a seal leaves).
 fn set_sealed(w: &mut World, ino: u64, first: u64, end: u64, on: bool) {
     w.env
         .txn(|t, s| {
@@ -902,10 +902,12 @@ fn set_sealed(w: &mut World, ino: u64, first: u64, end: u64, on: bool) {
 
 /// Punching is refused (`Error::Sealed`, the kernel's `ETXTBSY`) in a
 /// sealed file whatever the range, holes and the space past the end
-/// included, and for a SEALED extent left in an unsealed file; the
-/// refused transaction writes nothing.
+/// included, and the refused transaction writes nothing. Only the inode
+/// flag seals: SEALED extents of an unsealed file (one being sealed, under
+/// its intent) are trimmed, split and freed like others, the pieces keeping
+/// their flags until the roll-back clears them.
 #[test]
-fn punch_refuses_sealed_extents() {
+fn punch_refuses_a_sealed_file_not_sealed_extents() {
     let dir = common::scratch("ops-punch-sealed");
     let img_path = dir.join("img");
     let (env, _) = Env::open(fresh_image(8 << 20, Some(64))).unwrap();
@@ -958,47 +960,58 @@ fn punch_refuses_sealed_extents() {
     assert_eq!(refused, 14);
     check_all(&w, &img_path, "sealed, after the refusals");
 
-    // A SEALED extent in an unsealed file (a crash between the sealing
-    // transactions): ranges overlapping it are refused, others are not.
-    set_sealed(&mut w, t, 5, 6, true);
-    for (first, end) in [(5, 6), (4, 5), (7, 20), (0, u64::MAX), (3, 11)] {
-        let img = w.env.m.cur.clone();
-        let r = w.env.txn(|tx, sc| {
+    // A file half way through its seal (a crash between the sealing
+    // transactions): under the intent, with one SEALED extent, fsck is
+    // clean and punching cuts the SEALED extent like any other.
+    w.env
+        .txn(|tx, _| {
             let mut i = tx.read_inode(t)?;
-            op_punch(tx, sc, t, &mut i, first, end, usize::MAX)
-        });
-        assert_eq!(r, Err(Error::Sealed), "punch [{}, {})", first, end);
-        assert!(w.env.m.cur == img, "refused punch wrote");
-    }
+            op_seal_begin(tx, t, &mut i)
+        })
+        .unwrap();
+    set_sealed(&mut w, t, 5, 6, true);
+    assert_eq!(
+        extents(&w, t)
+            .iter()
+            .map(|e| (e.lblk, e.len, e.flags))
+            .collect::<Vec<_>>(),
+        vec![(0, 4, 0), (4, 4, EXTENT_SEALED), (10, 2, EXTENT_UNWRITTEN)]
+    );
+    check_all(&w, &img_path, "half sealed");
+    w.punch_range(t, 5, 6, 1);
     w.punch_range(t, 1, 2, 4);
     w.punch_range(t, 10, 11, 4);
-    assert_eq!(extents(&w, t).len(), 4);
-    // Step by step (budget 1), the steps before the SEALED extent commit:
-    // [0, 1) goes in the first transaction; the second removes [2, 4),
-    // reaches the SEALED extent and fails, so its transaction is dropped.
-    let r = w.env.txn(|tx, sc| {
-        let mut i = tx.read_inode(t)?;
-        op_punch(tx, sc, t, &mut i, 0, u64::MAX, 1)
-    });
-    assert_eq!(r, Ok(false));
-    let img = w.env.m.cur.clone();
-    let r = w.env.txn(|tx, sc| {
-        let mut i = tx.read_inode(t)?;
-        op_punch(tx, sc, t, &mut i, 0, u64::MAX, 1)
-    });
-    assert_eq!(r, Err(Error::Sealed));
-    assert!(w.env.m.cur == img, "refused punch wrote");
-    let m = w.model.inodes.get_mut(&t).unwrap();
-    m.blocks.remove(&0);
-    m.tags.remove(&0);
-    let e = extents(&w, t);
-    assert_eq!((e[0].lblk, e[0].len, e[0].flags), (2, 2, 0));
-    assert_eq!((e[1].lblk, e[1].len, e[1].flags), (4, 4, EXTENT_SEALED));
-    // Once the stray flag is cleared (unsealing, or fsck) the rest goes.
-    set_sealed(&mut w, t, 0, u64::MAX, false);
+    assert_eq!(
+        extents(&w, t)
+            .iter()
+            .map(|e| (e.lblk, e.len, e.flags))
+            .collect::<Vec<_>>(),
+        vec![
+            (0, 1, 0),
+            (2, 2, 0),
+            (4, 1, EXTENT_SEALED),
+            (6, 2, EXTENT_SEALED),
+            (11, 1, EXTENT_UNWRITTEN)
+        ]
+    );
+    check_all(&w, &img_path, "half sealed, punched");
+    // Truncation frees SEALED extents of an unsealed file too.
+    w.truncate_to(t, 7 * BLOCK_SIZE_U64, 1);
+    assert_eq!(
+        extents(&w, t).last().map(|e| (e.lblk, e.len, e.flags)),
+        Some((6, 1, EXTENT_SEALED))
+    );
+    check_all(&w, &img_path, "half sealed, truncated");
+    // The roll-back (what mount does after the crash) clears the flags.
+    let (freed, healed) = w.env.mount_recovery(1).unwrap();
+    assert_eq!((freed, healed), (0, 1));
+    let i = inode(&w, t);
+    assert!(!i.is_sealed() && !i.seal_intent());
+    assert!(extents(&w, t).iter().all(|e| e.flags & EXTENT_SEALED == 0));
+    assert_eq!(w.env.sb.orphan_head, 0);
     w.punch_range(t, 0, u64::MAX, 1);
     assert_eq!(extents(&w, t), vec![]);
-    check_all(&w, &img_path, "stray SEALED extent cleared and punched");
+    check_all(&w, &img_path, "rolled back and punched");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -1082,16 +1095,20 @@ fn punch_on_a_full_device() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Sealing a file in steps (`op_seal_extents`, then `op_seal_inode`) and
-/// unsealing it (inode flag first): the invariants are checked before the
-/// inode flag is set, every map change of a sealed file is refused, fsck
-/// is clean in every state, and unsealing gives the map back.
+/// Sealing a file in steps under an intent (`op_seal_begin`,
+/// `op_seal_extents`, `op_seal_inode`) and unsealing it (`op_unseal_begin`,
+/// `op_seal_extents`, `op_seal_end`): each step refuses to run out of
+/// order; the invariants are checked before the inode flag is set; the
+/// intent puts the file on the orphan list and the last step takes it off;
+/// every map change of a sealed file is refused; fsck is clean in every
+/// state; unsealing gives the map back.
 #[test]
 fn seal_and_unseal_in_steps() {
     let dir = common::scratch("ops-seal");
     let img_path = dir.join("img");
     let (mut env, _) = Env::open(fresh_image(64 << 20, None)).unwrap();
     let now = Timespec { sec: 7, nsec: 0 };
+    let later = Timespec { sec: 9, nsec: 5 };
     let f = env
         .txn(|t, s| {
             let mut root = t.read_inode(ROOT_INO)?;
@@ -1115,12 +1132,66 @@ fn seal_and_unseal_in_steps() {
     })
     .unwrap();
     assert_eq!(env.txn(|t, _| t.read_inode(f)).unwrap().map_kind, MAP_BTREE);
-    // Unwritten extents cannot be sealed, nor can a file with holes.
-    let r = env.txn(|t, s| {
+    let bad = |r: daxfs_format::Result<()>, what: &str| {
+        assert!(matches!(r, Err(Error::BadField(_))), "{}: {:?}", what, r);
+    };
+    // Without an intent no step but the first runs.
+    let img = env.m.cur.clone();
+    bad(
+        env.txn(|t, s| {
+            let mut ino = t.read_inode(f)?;
+            op_seal_extents(t, s, f, &mut ino, 0, true, 100).map(|_| ())
+        }),
+        "extents without an intent",
+    );
+    bad(
+        env.txn(|t, s| {
+            let mut ino = t.read_inode(f)?;
+            op_seal_inode(t, s, f, &mut ino, now)
+        }),
+        "inode flag without an intent",
+    );
+    bad(
+        env.txn(|t, s| {
+            let mut ino = t.read_inode(f)?;
+            op_seal_end(t, s, f, &mut ino)
+        }),
+        "end without an intent",
+    );
+    bad(
+        env.txn(|t, _| {
+            let mut ino = t.read_inode(f)?;
+            op_unseal_begin(t, f, &mut ino, now)
+        }),
+        "unsealing an unsealed file",
+    );
+    assert!(env.m.cur == img, "a refused step wrote");
+    // The intent: the file goes on the orphan list, and fsck -n finds the
+    // filesystem consistent.
+    env.txn(|t, _| {
         let mut ino = t.read_inode(f)?;
-        op_seal_extents(t, s, f, &mut ino, 0, true, 100)
-    });
-    assert!(matches!(r, Err(Error::BadField(_))), "{:?}", r);
+        op_seal_begin(t, f, &mut ino)
+    })
+    .unwrap();
+    let ino = env.txn(|t, _| t.read_inode(f)).unwrap();
+    assert!(ino.seal_intent() && !ino.is_sealed());
+    assert_eq!(env.sb.orphan_head, f);
+    assert_fsck_clean(&env.m.cur, &img_path, Some(0), "seal intent");
+    bad(
+        env.txn(|t, _| {
+            let mut ino = t.read_inode(f)?;
+            op_seal_begin(t, f, &mut ino)
+        }),
+        "a second intent",
+    );
+    // Unwritten extents cannot be sealed.
+    bad(
+        env.txn(|t, s| {
+            let mut ino = t.read_inode(f)?;
+            op_seal_extents(t, s, f, &mut ino, 0, true, 100).map(|_| ())
+        }),
+        "an unwritten extent",
+    );
     env.txn(|t, s| {
         let mut ino = t.read_inode(f)?;
         op_convert(t, s, f, &mut ino, 0, 40)
@@ -1136,13 +1207,18 @@ fn seal_and_unseal_in_steps() {
             })
             .unwrap();
         steps += 1;
+        if steps == 2 {
+            assert_fsck_clean(&env.m.cur, &img_path, Some(0), "half way");
+        }
     }
     assert!(steps >= 5, "{} steps for 20 extents, budget 4", steps);
-    let r = env.txn(|t, s| {
-        let mut ino = t.read_inode(f)?;
-        op_seal_inode(t, s, f, &mut ino, true, now)
-    });
-    assert!(matches!(r, Err(Error::BadField(_))), "holes: {:?}", r);
+    bad(
+        env.txn(|t, s| {
+            let mut ino = t.read_inode(f)?;
+            op_seal_inode(t, s, f, &mut ino, now)
+        }),
+        "holes",
+    );
     // Fill the holes, seal the new extents, then the inode.
     for i in 0..20u64 {
         env.txn(|t, s| {
@@ -1154,15 +1230,21 @@ fn seal_and_unseal_in_steps() {
     }
     env.txn(|t, s| {
         let mut ino = t.read_inode(f)?;
-        op_seal_inode(t, s, f, &mut ino, true, now)
+        op_seal_inode(t, s, f, &mut ino, now)
     })
     .unwrap();
     let ino = env.txn(|t, _| t.read_inode(f)).unwrap();
-    assert!(ino.is_sealed());
+    assert!(ino.is_sealed() && !ino.seal_intent());
+    assert_eq!(ino.ctime, now);
+    assert_eq!(
+        (env.sb.orphan_head, ino.next_orphan, ino.prev_orphan),
+        (0, 0, 0)
+    );
     for e in extents_of(&env.m.cur, &env.sb.ctx(), f, &ino) {
         assert_eq!(e.flags, EXTENT_SEALED, "{:?}", e);
     }
     assert_fsck_clean(&env.m.cur, &img_path, Some(0), "sealed");
+    let img = env.m.cur.clone();
     for r in [
         env.txn(|t, s| {
             let mut ino = t.read_inode(f)?;
@@ -1176,20 +1258,37 @@ fn seal_and_unseal_in_steps() {
             let mut ino = t.read_inode(f)?;
             op_truncate(t, s, f, &mut ino, 0, 4).map(|_| ())
         }),
+    ] {
+        assert_eq!(r.unwrap_err(), Error::Sealed);
+    }
+    bad(
         env.txn(|t, s| {
             let mut ino = t.read_inode(f)?;
             op_seal_extents(t, s, f, &mut ino, 0, false, 4).map(|_| ())
         }),
-    ] {
-        assert_eq!(r.unwrap_err(), Error::Sealed);
-    }
-    // Unseal: the inode flag first, then the extents.
-    env.txn(|t, s| {
+        "clearing extent flags of a sealed file",
+    );
+    bad(
+        env.txn(|t, _| {
+            let mut ino = t.read_inode(f)?;
+            op_seal_begin(t, f, &mut ino)
+        }),
+        "sealing a sealed file",
+    );
+    assert!(env.m.cur == img, "a refused change wrote");
+    // Unseal: the inode flag goes with the intent, then the extent flags,
+    // then the intent.
+    env.txn(|t, _| {
         let mut ino = t.read_inode(f)?;
-        op_seal_inode(t, s, f, &mut ino, false, now)
+        op_unseal_begin(t, f, &mut ino, later)
     })
     .unwrap();
+    let ino = env.txn(|t, _| t.read_inode(f)).unwrap();
+    assert!(!ino.is_sealed() && ino.seal_intent());
+    assert_eq!((ino.ctime, env.sb.orphan_head), (later, f));
+    assert_fsck_clean(&env.m.cur, &img_path, Some(0), "unseal intent");
     let mut at = Some(0);
+    let mut steps = 0;
     while let Some(from) = at {
         at = env
             .txn(|t, s| {
@@ -1197,9 +1296,29 @@ fn seal_and_unseal_in_steps() {
                 op_seal_extents(t, s, f, &mut ino, from, false, 16)
             })
             .unwrap();
+        steps += 1;
+        if at.is_some() {
+            bad(
+                env.txn(|t, s| {
+                    let mut ino = t.read_inode(f)?;
+                    op_seal_end(t, s, f, &mut ino)
+                }),
+                "end with SEALED extents left",
+            );
+        }
     }
+    assert!(steps >= 3, "{} steps for 40 extents, budget 16", steps);
+    env.txn(|t, s| {
+        let mut ino = t.read_inode(f)?;
+        op_seal_end(t, s, f, &mut ino)
+    })
+    .unwrap();
     let ino = env.txn(|t, _| t.read_inode(f)).unwrap();
-    assert!(!ino.is_sealed());
+    assert!(!ino.is_sealed() && !ino.seal_intent());
+    assert_eq!(
+        (env.sb.orphan_head, ino.next_orphan, ino.prev_orphan),
+        (0, 0, 0)
+    );
     for e in extents_of(&env.m.cur, &env.sb.ctx(), f, &ino) {
         assert_eq!(e.flags, 0, "{:?}", e);
     }
@@ -1209,5 +1328,145 @@ fn seal_and_unseal_in_steps() {
         op_truncate(t, s, f, &mut ino, 0, 64).map(|_| ())
     })
     .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A seal intent and the orphan list: an inode is listed exactly while it
+/// has no links or an intent. Sealing an unlinked (`O_TMPFILE`) file
+/// keeps it listed through the whole sequence; linking it, or unlinking a
+/// file whose intent is pending, never lists or unlists it twice; the
+/// list stays doubly linked with several members; mount recovery frees
+/// the unlinked members and rolls the intents back.
+#[test]
+fn seal_intent_and_the_orphan_list() {
+    let dir = common::scratch("ops-seal-orphans");
+    let img_path = dir.join("img");
+    let (env, _) = Env::open(fresh_image(8 << 20, Some(64))).unwrap();
+    let mut w = World::new(env, 5);
+    let now = Timespec { sec: 8, nsec: 0 };
+    let a = w.new_file("a");
+    let b = w.new_file("b");
+    w.map_range(a, 0, 3, false);
+    w.map_range(b, 0, 2, false);
+    let tmp = w
+        .env
+        .txn(|t, s| {
+            let mut new = Inode::new(S_IFREG | 0o600, 0, 0, now);
+            op_tmpfile(t, s, &mut new)
+        })
+        .unwrap();
+    let tmp_blocks = w
+        .env
+        .txn(|t, s| {
+            let mut i = t.read_inode(tmp)?;
+            let e = op_alloc(t, s, tmp, &mut i, 0, 4, false)?;
+            i.size = 4 * BLOCK_SIZE_U64;
+            t.write_inode(tmp, &i)?;
+            Ok(e)
+        })
+        .unwrap();
+    assert_eq!(tmp_blocks.len, 4);
+    let list = |w: &World| {
+        let mut v = Vec::new();
+        let mut cur = w.env.sb.orphan_head;
+        let mut prev = 0;
+        while cur != 0 {
+            let i = inode(w, cur);
+            assert_eq!(u64::from(i.prev_orphan), prev, "back link of {}", cur);
+            v.push(cur);
+            prev = cur;
+            cur = u64::from(i.next_orphan);
+        }
+        v
+    };
+    let begin = |w: &mut World, ino: u64| {
+        w.env
+            .txn(|t, _| {
+                let mut i = t.read_inode(ino)?;
+                op_seal_begin(t, ino, &mut i)
+            })
+            .unwrap()
+    };
+    let mark = |w: &mut World, ino: u64| {
+        let mut at = Some(0);
+        while let Some(from) = at {
+            at = w
+                .env
+                .txn(|t, s| {
+                    let mut i = t.read_inode(ino)?;
+                    op_seal_extents(t, s, ino, &mut i, from, true, 1)
+                })
+                .unwrap();
+        }
+    };
+    assert_eq!(list(&w), vec![tmp]);
+    // The tmpfile is sealed while unlinked: listed all along.
+    begin(&mut w, tmp);
+    assert_eq!(list(&w), vec![tmp]);
+    mark(&mut w, tmp);
+    w.env
+        .txn(|t, s| {
+            let mut i = t.read_inode(tmp)?;
+            op_seal_inode(t, s, tmp, &mut i, now)
+        })
+        .unwrap();
+    assert!(inode(&w, tmp).is_sealed());
+    assert_eq!(list(&w), vec![tmp]);
+    // Intents on two linked files: three members.
+    begin(&mut w, a);
+    begin(&mut w, b);
+    assert_eq!(list(&w), vec![b, a, tmp]);
+    mark(&mut w, a);
+    assert_fsck_clean(
+        &w.env.m.cur,
+        &img_path,
+        Some(1),
+        "two intents and an orphan",
+    );
+    // Unlinking `b` (intent pending) keeps it listed once; it is now an
+    // orphan. Linking the sealed tmpfile takes it off the list.
+    w.env
+        .txn(|t, s| {
+            let mut root = t.read_inode(ROOT_INO)?;
+            let mut i = t.read_inode(b)?;
+            op_unlink(t, s, ROOT_INO, &mut root, b"b", b, &mut i, now)
+        })
+        .unwrap();
+    assert_eq!(list(&w), vec![b, a, tmp]);
+    w.env
+        .txn(|t, s| {
+            let mut root = t.read_inode(ROOT_INO)?;
+            let mut i = t.read_inode(tmp)?;
+            op_link(t, s, ROOT_INO, &mut root, b"t", tmp, &mut i, now)
+        })
+        .unwrap();
+    assert_eq!(list(&w), vec![b, a]);
+    assert_eq!(inode(&w, tmp).nlink, 1);
+    // Linking `b` back: its intent keeps it listed.
+    w.env
+        .txn(|t, s| {
+            let mut root = t.read_inode(ROOT_INO)?;
+            let mut i = t.read_inode(b)?;
+            op_link(t, s, ROOT_INO, &mut root, b"b2", b, &mut i, now)
+        })
+        .unwrap();
+    assert_eq!(list(&w), vec![b, a]);
+    // Unlink it for good: mount frees it and rolls `a` back.
+    w.env
+        .txn(|t, s| {
+            let mut root = t.read_inode(ROOT_INO)?;
+            let mut i = t.read_inode(b)?;
+            op_unlink(t, s, ROOT_INO, &mut root, b"b2", b, &mut i, now)
+        })
+        .unwrap();
+    assert_eq!(list(&w), vec![b, a]);
+    let (freed, healed) = w.env.mount_recovery(1).unwrap();
+    assert_eq!((freed, healed), (1, 1));
+    assert_eq!(list(&w), Vec::<u64>::new());
+    let ia = inode(&w, a);
+    assert!(!ia.is_sealed() && !ia.seal_intent());
+    assert!(extents(&w, a).iter().all(|e| e.flags & EXTENT_SEALED == 0));
+    assert!(inode(&w, tmp).is_sealed());
+    assert_fsck_clean(&w.env.m.cur, &img_path, Some(0), "after recovery");
     std::fs::remove_dir_all(&dir).unwrap();
 }

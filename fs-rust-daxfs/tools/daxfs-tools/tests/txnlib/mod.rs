@@ -16,7 +16,9 @@
 //! - [`snapshot`], a description of the namespace read back from an image
 //!   with the format code, and [`Model`], the same description maintained
 //!   by the tests;
-//! - [`fsck_image`], the real fsck on an image.
+//! - [`fsck_image`], the real fsck on an image;
+//! - [`Env::mount_recovery`], what the kernel's read-write mount does with
+//!   the orphan list (free the unlinked, roll back interrupted seals).
 
 #![allow(dead_code)]
 
@@ -30,6 +32,7 @@ use daxfs_format::dir::dir_next;
 use daxfs_format::extent::{map_next, Extent, EXTENT_UNWRITTEN};
 use daxfs_format::inode::{Inode, MAP_EXTENTS, MAP_INLINE_DATA};
 use daxfs_format::journal::{commit_seq, JournalHeader, JH_OFF_COMMIT, JH_SIZE};
+use daxfs_format::ops::{op_free_inode, op_seal_end, op_seal_extents};
 use daxfs_format::superblock::{Superblock, ROOT_INO};
 use daxfs_format::txn::{
     read_superblock, recover, txn_staging_size, Cursors, JournalCursor, Medium, Txn, TxnSpace,
@@ -297,6 +300,56 @@ impl Env {
 
     pub fn layout(&self) -> Layout {
         self.sb.layout
+    }
+
+    /// What the kernel does with the orphan list when a mount starts
+    /// writing (`mount.rs` `start_writing`, `seal.rs` `recover`), with the
+    /// shared format functions, one transaction each (explored for crashes
+    /// if crash exploration is on): until the list is empty, its head is
+    /// freed if it has no links (`op_free_inode` in steps of `budget`
+    /// extents), or, if it has links and a seal intent, rolled back to not
+    /// sealed (`op_seal_extents(.., false, budget)` until done, then
+    /// `op_seal_end`, which takes it off the list); anything else on the
+    /// list, or a list longer than the inode table, is corruption.
+    /// Returns (inodes freed, seals rolled back).
+    pub fn mount_recovery(&mut self, budget: usize) -> Result<(u64, u64)> {
+        let max = self.sb.layout.inode_count;
+        let (mut freed, mut healed) = (0u64, 0u64);
+        loop {
+            let head = self.sb.orphan_head;
+            if head == 0 {
+                return Ok((freed, healed));
+            }
+            if freed + healed >= max {
+                return Err(Error::Corrupt("orphan list longer than the inode table"));
+            }
+            let raw = inode_of(&self.m.cur, &self.sb, head)
+                .ok_or(Error::Corrupt("free inode on the orphan list"))?;
+            if raw.nlink == 0 {
+                while !self.txn(|t, s| {
+                    let mut i = t.read_inode(head)?;
+                    op_free_inode(t, s, head, &mut i, budget)
+                })? {}
+                freed += 1;
+            } else if raw.seal_intent() {
+                let mut at = Some(0);
+                while let Some(from) = at {
+                    at = self.txn(|t, s| {
+                        let mut i = t.read_inode(head)?;
+                        op_seal_extents(t, s, head, &mut i, from, false, budget)
+                    })?;
+                }
+                self.txn(|t, s| {
+                    let mut i = t.read_inode(head)?;
+                    op_seal_end(t, s, head, &mut i)
+                })?;
+                healed += 1;
+            } else {
+                return Err(Error::Corrupt(
+                    "a linked inode without a seal intent is listed",
+                ));
+            }
+        }
     }
 
     /// Runs `f` in one transaction and commits it; on error the
@@ -696,12 +749,19 @@ pub fn snapshot(img: &[u8]) -> Snap {
         }
         snap.dirs.insert(d, ents);
     }
+    // The orphan list: unlinked inodes (`orphans`) and linked files with a
+    // pending seal intent (reachable, so already described).
     let mut cur = sb.orphan_head;
     let mut prev = 0u64;
+    let mut listed = BTreeSet::new();
     while cur != 0 {
-        assert!(snap.orphans.insert(cur), "orphan list loops at {}", cur);
+        assert!(listed.insert(cur), "orphan list loops at {}", cur);
         let i = inode_of(img, &sb, cur).expect("free inode on the orphan list");
-        assert_eq!(i.nlink, 0, "orphan {} has links", cur);
+        assert!(
+            i.belongs_on_orphan_list(),
+            "orphan {} has links and no seal intent",
+            cur
+        );
         assert_eq!(
             u64::from(i.prev_orphan),
             prev,
@@ -709,7 +769,10 @@ pub fn snapshot(img: &[u8]) -> Snap {
             cur
         );
         prev = cur;
-        snap.inodes.insert(cur, describe(img, &ctx, cur, &i));
+        if i.nlink == 0 {
+            snap.orphans.insert(cur);
+            snap.inodes.insert(cur, describe(img, &ctx, cur, &i));
+        }
         cur = u64::from(i.next_orphan);
     }
     snap
