@@ -120,11 +120,7 @@ pub(crate) fn vfs_to_raw(inode: &INode<DaxFs>, mut raw: Inode) -> Inode {
 
 /// Copies the attributes a transaction may have changed from `raw` into the VFS inode, and
 /// installs `raw` through `guard`, the locked on-disk inode.
-fn raw_to_vfs_locked(
-    inode: &INode<DaxFs>,
-    guard: &mut MutexGuard<'_, Inode>,
-    raw: Inode,
-) {
+fn raw_to_vfs_locked(inode: &INode<DaxFs>, guard: &mut MutexGuard<'_, Inode>, raw: Inode) {
     set_vfs_attrs(inode, &raw);
     **guard = raw;
 }

@@ -128,7 +128,9 @@ impl Journal {
         let r = f(&mut t, &mut st.scratch).map_err(to_kernel)?;
         if self.stats.fail_this_commit() {
             st.broken = true;
-            pr_warn!("debug_fail_commit: commit refused; the journal is shut down until remounted\n");
+            pr_warn!(
+                "debug_fail_commit: commit refused; the journal is shut down until remounted\n"
+            );
             return Err(EIO);
         }
         match t.commit(jc) {

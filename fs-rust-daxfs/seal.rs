@@ -174,6 +174,9 @@ pub(crate) fn recover(info: &SbInfo, ino: u64, mut raw: Inode) -> Result {
             |at| at,
         )?;
     }
-    info.journal
-        .run(&info.pmem, |t, s| ops::op_seal_end(t, s, ino, &mut raw), |()| ())
+    info.journal.run(
+        &info.pmem,
+        |t, s| ops::op_seal_end(t, s, ino, &mut raw),
+        |()| (),
+    )
 }
