@@ -277,6 +277,33 @@ mod daxfs_kunit {
     /// file has a hole, a sealed map refuses an allocation, unsealing (inode flag first)
     /// gives the map back.
     #[test]
+    fn fail_commit_knob_counts_down_to_one_failure() {
+        use crate::stats::{Files, Stats};
+        use kernel::fs::sysfs::Values;
+        let Ok(stats) = Stats::new() else {
+            return;
+        };
+        let files = Files(stats.clone());
+        assert!(!stats.fail_this_commit());
+        assert_eq!(files.store(6, 3), Ok(()));
+        // The third commit from now fails, once; then the knob is off again.
+        assert!(!stats.fail_this_commit());
+        assert!(!stats.fail_this_commit());
+        assert!(stats.fail_this_commit());
+        assert!(!stats.fail_this_commit());
+        assert_eq!(files.show(6), 0);
+        // Counters are read-only.
+        assert!(files.store(4, 1).is_err());
+        stats.commit();
+        stats.fault_alloc();
+        stats.write_fault(true);
+        assert_eq!(
+            (files.show(0), files.show(1), files.show(2), files.show(3), files.show(4)),
+            (1, 1, 1, 1, 1)
+        );
+    }
+
+    #[test]
     fn sealing_checks_the_invariants() {
         let img = ram_image(false);
         assert!(img.is_some());
