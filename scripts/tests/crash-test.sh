@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # Crash consistency: boot, run crash-workload.py on FS, SIGKILL QEMU at a
 # random moment, boot again on the same NVDIMM image, mount (recovery), check
-# every fsync'd file and rename, umount, fsck -n. Prints "ok - / not ok - ".
+# every fsync'd file and rename, the seal state of sealed/unsealed files and
+# every MAP_SYNC store made durable by a cache flush, umount, fsck -n.
+# Prints "ok - / not ok - ".
 #   usage: crash-test.sh [--fs daxfs|ext4] [--runs N] [--seed S]
 . "$(dirname "$0")/../lib.sh"
 set +e
-fs=daxfs runs=${DAXFS_CRASH_RUNS:-20} seed=${DAXFS_CRASH_SEED:-$RANDOM}
+fs=daxfs runs=${DAXFS_CRASH_RUNS:-30} seed=${DAXFS_CRASH_SEED:-$RANDOM}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--fs) fs=$2; shift 2 ;;

@@ -73,16 +73,21 @@ ext4) opts="-o dax=always" ;;
 xfs) opts="-o dax=always" ;;
 daxfs)
 	opts=${DAXFS_MOUNT_OPTIONS:-}
+	# Almost every xfstests case writes: probe exactly that on a fresh
+	# filesystem first, so that a daxfs which is not registered, does not
+	# mount, mounts read-only or cannot create a file is one failure with
+	# its reason instead of a whole run of failing tests.
 	if ! grep -qw daxfs /proc/filesystems; then
-		echo "skip - FSTYP=daxfs: this kernel does not register daxfs"
-		exit 0
+		echo "not ok - FSTYP=daxfs: this kernel does not register daxfs"
+		exit 1
 	fi
-	# Almost every xfstests case writes: while daxfs has no write path the
-	# run would only measure that. Probe exactly that on a fresh
-	# filesystem: skip when creating a file fails with EROFS, fail on
-	# anything else, run as soon as it works.
 	"$MKFS_DAXFS" -q -f /dev/pmem0 && mount -t daxfs $opts /dev/pmem0 /mnt/test ||
 		{ echo "not ok - FSTYP=daxfs: mkfs.daxfs + mount of TEST_DEV"; exit 1; }
+	if grep -qE '^[^ ]+ /mnt/test daxfs ro[, ]' /proc/mounts; then
+		echo "not ok - FSTYP=daxfs: TEST_DEV mounts read-only ($(grep ' /mnt/test daxfs ' /proc/mounts))"
+		umount /mnt/test
+		exit 1
+	fi
 	probe=$(python3 -c '
 import errno, os, sys
 try:
@@ -92,15 +97,10 @@ try:
 except OSError as e:
     print(errno.errorcode.get(e.errno, str(e.errno)))' /mnt/test/.xfstests-probe)
 	umount /mnt/test
-	case $probe in
-	OK) ;;
-	EROFS)
-		echo "skip - FSTYP=daxfs: mounted read-only: no write path yet (creating a file: EROFS)"
-		exit 0 ;;
-	*)
-		echo "not ok - FSTYP=daxfs: creating a file on a fresh mount fails with $probe"
-		exit 1 ;;
-	esac
+	if [ "$probe" != OK ]; then
+		echo "not ok - FSTYP=daxfs: creating a file on a fresh mount fails with ${probe:-no result}"
+		exit 1
+	fi
 	;;
 *) echo "not ok - FSTYP=$fstyp is not supported here"; exit 1 ;;
 esac

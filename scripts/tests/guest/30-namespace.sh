@@ -2,8 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Namespace operations and their error codes (namespace.py), first on ext4
 # with dax=always as the reference (so the expectations are Linux's, not
-# ours), then on daxfs. daxfs is skipped, with the reason, while it cannot
-# write.
+# ours), then on daxfs (a daxfs that cannot be mounted read-write fails).
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 mkdir -p /mnt/ns

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Random writes/truncates against a reference model (integrity.py), then
 # remount and compare; on ext4-dax as the reference, then on daxfs (with
-# fsck -n clean at the end). daxfs is skipped, with the reason, while it
-# cannot write. DAXFS_INTEGRITY_OPS sets the number of operations (400).
+# fsck -n clean at the end); a daxfs that cannot be mounted read-write
+# fails. DAXFS_INTEGRITY_OPS sets the number of operations (400).
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 ops=${DAXFS_INTEGRITY_OPS:-400}

@@ -23,15 +23,21 @@ tf() {
 suite_exit() { exit $((_fails > 0)); }
 
 # daxfs_mount_rw DEV MNT: mkfs.daxfs DEV and mount it read-write on MNT.
-# When that cannot be done, say why (a skip while daxfs has no write path,
-# a failure when mkfs or mount breaks) and return 1.
+# daxfs writes: a kernel that does not register it, a mkfs or mount that
+# fails, a mount that comes up read-only or a fresh filesystem on which a
+# file cannot be created is a failure (with the reason); returns 1 then.
 daxfs_mount_rw() {
+	local err
 	if ! grep -qw daxfs /proc/filesystems; then
-		skip "daxfs" "the kernel does not register daxfs"
-	elif ! { mkfs.daxfs -q -f "$1" && mount -t daxfs "$1" "$2"; }; then
-		not_ok "daxfs: mkfs + mount"
-	elif ! touch "$2/.probe" 2>/dev/null; then
-		skip "daxfs" "mounted read-only: no write path yet"
+		not_ok "daxfs: the kernel does not register daxfs (/proc/filesystems)"
+	elif ! err=$({ mkfs.daxfs -q -f "$1" && mount -t daxfs "$1" "$2"; } 2>&1); then
+		not_ok "daxfs: mkfs.daxfs + mount of $1 failed"
+		printf '%s\n' "$err" | sed 's/^/#   /' | tail -n 10
+	elif grep -qE "^[^ ]+ $2 daxfs ro[, ]" /proc/mounts; then
+		not_ok "daxfs: $1 mounts read-only" "$(grep " $2 daxfs " /proc/mounts)"
+		umount "$2"
+	elif ! err=$(touch "$2/.probe" 2>&1); then
+		not_ok "daxfs: creating a file on a fresh mount fails (${err##*: })"
 		umount "$2"
 	else
 		rm -f "$2/.probe"

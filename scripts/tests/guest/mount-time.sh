@@ -22,7 +22,7 @@ if [ -z "$s0" ] || [ -z "$s1" ] || [ "$s0" -ge $((1 << 30)) ] || [ "$s1" -lt $((
 fi
 echo "# /dev/pmem0 $((s0 >> 20)) MiB, /dev/pmem1 $((s1 >> 20)) MiB"
 if ! grep -qw daxfs /proc/filesystems; then
-	skip "daxfs" "the kernel does not register daxfs"
+	not_ok "daxfs: the kernel does not register daxfs (/proc/filesystems)"
 	suite_exit
 fi
 t "mkfs.daxfs on the 1 GiB device" mkfs.daxfs -q -f /dev/pmem0
