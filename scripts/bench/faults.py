@@ -4,7 +4,7 @@
 
 usage: faults.py MNT LABEL [ROUNDS]
 
-Times the first store to each 4 KiB page of an 8 MiB file mapped with
+Times the first store to each 4 KiB page of a 32 MiB file mapped with
 MAP_SHARED_VALIDATE | MAP_SYNC (one write fault per page, or per huge page
 where the filesystem maps 2 MiB at once), for files prepared three ways:
 
@@ -21,7 +21,7 @@ where the filesystem maps 2 MiB at once), for files prepared three ways:
 
 The file is made, mapped and touched in a fresh mapping for each run; the
 stores are timed, not the preparation. Prints "bench LABEL PATTERN SECONDS"
-lines: the median of ROUNDS (default 3) runs.
+lines: the median of ROUNDS (default 7) runs.
 """
 import ctypes
 import mmap
@@ -31,8 +31,8 @@ import sys
 import time
 
 MNT, LABEL = sys.argv[1], sys.argv[2]
-ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 3
-SIZE, PAGE = 8 << 20, 4096
+ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 7
+SIZE, PAGE = 32 << 20, 4096
 MAP_SHARED_VALIDATE, MAP_SYNC = 0x03, 0x80000
 SEAL, UNSEAL = 0x100, 0x200
 path = os.path.join(MNT, "bench-faults")
