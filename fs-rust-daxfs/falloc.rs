@@ -178,7 +178,7 @@ pub(crate) fn unmap<'a>(
     end: u64,
 ) -> Result<InvalidateGuard<'a, DaxFs>> {
     let guard = InvalidateGuard::new(inode);
-    dax::break_layouts(inode, &guard)?;
+    dax::break_layouts(&guard)?;
     inode.truncate_pagecache_range(start.try_into()?, (end - 1).try_into()?);
     Ok(guard)
 }

@@ -530,7 +530,7 @@ fn truncate(inode: &INode<DaxFs>, size: i64) -> Result {
         return Err(ETXTBSY);
     }
     let guard = InvalidateGuard::new(inode);
-    dax::break_layouts(inode, &guard)?;
+    dax::break_layouts(&guard)?;
     if new < old {
         zero_tail(inode, new)?;
         // Removes mappings of the pages past the end before their blocks are freed.
