@@ -103,8 +103,8 @@ fn hole_blocks(inode: &INode<DaxFs>, mut lblk: u64, end: u64) -> Result<u64> {
     Ok(holes)
 }
 
-/// Gives every hole of blocks `[lblk, end)` UNWRITTEN blocks, one bounded transaction at a
-/// time. A request for more blocks than are free fails with `ENOSPC` before allocating any
+/// Gives every hole of blocks `[lblk, end)` UNWRITTEN blocks, one bounded transaction per
+/// hole (or per `MAX_ALLOC_BLOCKS` of one); mapped blocks cost no transaction. A request for more blocks than are free fails with `ENOSPC` before allocating any
 /// (a concurrent allocation can still make it fail part way, keeping what was allocated).
 pub(crate) fn preallocate(inode: &INode<DaxFs>, mut lblk: u64, end: u64) -> Result {
     let sb = inode.super_block();
@@ -113,6 +113,14 @@ pub(crate) fn preallocate(inode: &INode<DaxFs>, mut lblk: u64, end: u64) -> Resu
         return Err(ENOSPC);
     }
     while lblk < end {
+        // Skip what is already mapped without a transaction; the transaction looks again,
+        // since a page fault may fill a hole meanwhile.
+        if let Some(e) = next_extent(inode, lblk)? {
+            if e.contains(lblk) {
+                lblk = e.lend();
+                continue;
+            }
+        }
         lblk = map_txn(inode, |t, s, raw| {
             let ctx = t.ctx();
             Ok(match map_next(raw, inode.ino(), &ctx, t, s, lblk)? {
