@@ -74,7 +74,7 @@ pub(crate) fn seal(file: &File, inode: &INode<DaxFs>, end: u64) -> Result {
     if let Err(e) = mark_extents(inode, true).and_then(|()| commit_seal(inode)) {
         if let Err(e2) = end_intent(inode) {
             pr_warn!(
-                "{}: inode {}: cannot roll back a failed seal ({:?}); the next mount will\n",
+                "{}: inode {}: cannot roll back a failed seal ({:?}); the next mount rolls it back\n",
                 inode.super_block().id().to_str().unwrap_or("?"),
                 inode.ino(),
                 e2
