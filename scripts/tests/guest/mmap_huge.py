@@ -17,20 +17,13 @@ import sys
 
 from tap import Reporter, exit_status
 
-SEAL = 0x100
-MAP_SHARED_VALIDATE, MAP_SYNC = 0x03, 0x80000
-SIZE, HUGE, BS = 32 << 20, 2 << 20, 4096
-libc = ctypes.CDLL(None, use_errno=True)
-libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
-libc.mmap.restype = ctypes.c_void_p
-libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                      ctypes.c_int, ctypes.c_long]
-libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-MAP_FAILED = ctypes.c_void_p(-1).value
+from pmem_calls import BS, MAP_FAILED, MAP_SHARED_VALIDATE, MAP_SYNC, SEAL, libc, sysfs_dir
+
+SIZE, HUGE = 32 << 20, 2 << 20
 mnt = sys.argv[1]
 report = Reporter("daxfs mmap huge")
 dev = next(ln.split()[0] for ln in open("/proc/mounts") if ln.split()[1] == mnt)
-sysfs = f"/sys/fs/daxfs/{os.path.basename(dev)}"
+sysfs = sysfs_dir(dev)
 
 
 def counter(name):

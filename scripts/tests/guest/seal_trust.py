@@ -34,37 +34,20 @@ import time
 
 from tap import Reporter, exit_status
 
-SEAL, UNSEAL, KEEP_SIZE = 0x100, 0x200, 0x1
+from pmem_calls import (BS, KEEP_SIZE, MAP_FAILED, MAP_SHARED_VALIDATE, MAP_SYNC, SEAL,
+                        UNSEAL, falloc, libc, sysfs_dir)
+
 ATTR_SEALED = 0x00800000  # STATX_ATTR_IOMAP_IMMUTABLE
-MAP_SHARED_VALIDATE, MAP_SYNC = 0x03, 0x80000
 PROT_RW = mmap.PROT_READ | mmap.PROT_WRITE
 SYS_STATX = 332  # x86_64
-BS = 4096
-
-libc = ctypes.CDLL(None, use_errno=True)
-libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
-libc.syscall.restype = ctypes.c_long
-libc.mmap.restype = ctypes.c_void_p
-libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                      ctypes.c_int, ctypes.c_long]
-libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-MAP_FAILED = ctypes.c_void_p(-1).value
 
 dev, mnt, tools = sys.argv[1:4]
-devname = os.path.basename(dev)
-sysfs = f"/sys/fs/daxfs/{devname}"
+sysfs = sysfs_dir(dev)
 report = Reporter("daxfs seal trust")
 
 
 def run(*cmd):
     return subprocess.run(cmd, capture_output=True, text=True)
-
-
-def falloc(fd, mode, off, length):
-    """fallocate(2); returns 0 or the errno."""
-    if libc.fallocate(fd, mode, off, length) == 0:
-        return 0
-    return ctypes.get_errno()
 
 
 def sealed(path):
