@@ -15,6 +15,8 @@
 #                     default: fresh images, removed afterwards
 #   --no-pmem-setup   do not switch namespaces to fsdax
 #   --timeout SEC     hard limit for the whole VM (default 600)
+#   --boot-timeout SEC  the guest must reach its init within SEC seconds
+#                     (default $VM_BOOT_TIMEOUT, qemu/vm.inc); see "Boot hangs"
 #   --kill-after SEC  SIGKILL QEMU after SEC seconds (crash tests); exit 137
 #   --kill-after-armed SEC  SIGKILL QEMU SEC seconds after the guest creates
 #                     /tmp/out/armed (a workload saying it has started)
@@ -24,14 +26,25 @@
 #   --allow-dmesg RE  dmesg lines matching RE are not counted as failures
 #   --interactive     a shell on the serial console instead of a command
 #
-# Exit status: the guest command's, or 124 guest timed out (hang), 125 guest
+# Exit status: the guest command's, or 124 guest timed out (hang, also every
+# boot hung before init), 125 guest
 # crashed or never reported (panic, oops, setup failure), 126 the command
 # passed but dmesg shows a kernel warning/bug (listed on stderr), 137 killed
 # by --kill-after. QEMU never outlives this script.
+#
+# Boot hangs: under TCG on a loaded host the guest has been seen to stop
+# before it reaches its init (no console output after SMP bring-up, no RCU
+# stall report). Such a boot touched no image yet, so it is retried, up to
+# VM_BOOT_TRIES boots in all; each retry is logged on stderr and counted in
+# DIR/boot-hangs, with the hung boot's console and vCPU registers kept in
+# DIR/boot-hang-N/. A hung boot whose console shows a kernel report (hung
+# task, RCU stall, BUG, WARNING...) is a kernel bug, never retried: it fails
+# like any other hang (124).
 . "$(dirname "$0")/lib.sh"
 . "$REPO/qemu/vm.inc"
 
 kernel= npmem=1 pmem_size=$VM_PMEM_SIZE pmem_sizes= images= timeout=600 kill_after= kill_armed= out= append=
+boot_timeout=$VM_BOOT_TIMEOUT
 allow= interactive= pmem_setup=fsdax
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -42,6 +55,7 @@ while [ $# -gt 0 ]; do
 	--images) images=$2; shift 2 ;;
 	--no-pmem-setup) pmem_setup=none; shift ;;
 	--timeout) timeout=$2; shift 2 ;;
+	--boot-timeout) boot_timeout=$2; shift 2 ;;
 	--kill-after) kill_after=$2; shift 2 ;;
 	--kill-after-armed) kill_armed=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
@@ -106,44 +120,112 @@ cmdline="$VM_CMDLINE_BASE root=/dev/root rootfstype=9p ro"
 cmdline+=" rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose"
 cmdline+=" init=$REPO/qemu/guest-init $append"
 
-serial=(-serial "file:$console")
-[ -n "$interactive" ] && serial=(-serial mon:stdio)
-start=$(date +%s)
-qemu-system-x86_64 "${qargs[@]}" -kernel "$kernel" -append "$cmdline" \
-	-display none -no-reboot -nodefaults "${serial[@]}" \
-	-fsdev local,id=root,path=/,security_model=none,readonly=on \
-	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
-	-fsdev "local,id=out,path=$share,security_model=none" \
-	-device virtio-9p-pci,fsdev=out,mount_tag=daxfsout &
-qpid=$!
-# Stream the guest command's output as it is produced.
-if [ -z "$interactive" ]; then
-	tail -n +1 -s 0.5 -F --pid="$qpid" "$share/output" 2>/dev/null &
-	tpid=$!
-fi
+# Kernel trouble: look in the console (covers panics) and the guest's dmesg.
+BAD='(BUG:|WARNING:|Oops|KASAN|UBSAN|Kernel panic|kernel BUG at|general protection fault|unreferenced object|Call Trace:|RIP: |INFO: task .* blocked|rcu: INFO:|soft lockup|hard LOCKUP)'
+bad_lines() {
+	cat "$console" "$share/dmesg" 2>/dev/null | grep -aE "$BAD" |
+		{ if [ -n "$allow" ]; then grep -avE "$allow"; else cat; fi; } | sort -u | head -20
+}
 
-# Wait for QEMU, enforcing the timeout and the optional crash point.
-rc_q=0 verdict= armed_at=
-while kill -0 "$qpid" 2>/dev/null; do
-	now=$(( $(date +%s) - start ))
-	if [ -n "$kill_after" ] && [ "$now" -ge "$kill_after" ]; then
-		kill -KILL "$qpid"; verdict=killed; break
+# dump_vcpus FILE: every vCPU's registers, from the QEMU monitor, for a hang.
+dump_vcpus() {
+	python3 - "$work/monitor" > "$1" 2>&1 <<'PY' || true
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+def reply():
+    buf = b""
+    try:
+        while not buf.endswith(b"(qemu) "):
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+    except socket.timeout:
+        pass
+    return buf.decode(errors="replace")
+reply()
+for cmd in ("info status", "info registers -a"):
+    s.sendall(cmd.encode() + b"\n")
+    print(reply())
+PY
+}
+
+serial=(-serial "file:$console")
+monitor=(-monitor "unix:$work/monitor,server=on,wait=off")
+[ -n "$interactive" ] && serial=(-serial mon:stdio) monitor=()
+hangs=0
+for ((boot = 1; ; boot++)); do
+	rm -f "$share/booted"
+	: > "$console"
+	start=$(date +%s)
+	qemu-system-x86_64 "${qargs[@]}" -kernel "$kernel" -append "$cmdline" \
+		-display none -no-reboot -nodefaults "${serial[@]}" "${monitor[@]}" \
+		-fsdev local,id=root,path=/,security_model=none,readonly=on \
+		-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
+		-fsdev "local,id=out,path=$share,security_model=none" \
+		-device virtio-9p-pci,fsdev=out,mount_tag=daxfsout &
+	qpid=$!
+	# Stream the guest command's output as it is produced.
+	if [ -z "$interactive" ]; then
+		tail -n +1 -s 0.5 -F --pid="$qpid" "$share/output" 2>/dev/null &
+		tpid=$!
 	fi
-	if [ -n "$kill_armed" ]; then
-		[ -z "$armed_at" ] && [ -e "$share/armed" ] && armed_at=$now
-		if [ -n "$armed_at" ] && [ $((now - armed_at)) -ge "$kill_armed" ]; then
-			kill -KILL "$qpid"; verdict=killed; kill_after="$kill_armed (after arming)"; break
+
+	# Wait for QEMU, enforcing the timeouts and the optional crash point.
+	rc_q=0 verdict= armed_at=
+	while kill -0 "$qpid" 2>/dev/null; do
+		now=$(( $(date +%s) - start ))
+		if [ -z "$interactive" ] && [ ! -e "$share/booted" ] && [ "$now" -ge "$boot_timeout" ]; then
+			verdict=boothang; break
 		fi
+		if [ -n "$kill_after" ] && [ "$now" -ge "$kill_after" ]; then
+			kill -KILL "$qpid"; verdict=killed; break
+		fi
+		if [ -n "$kill_armed" ]; then
+			[ -z "$armed_at" ] && [ -e "$share/armed" ] && armed_at=$now
+			if [ -n "$armed_at" ] && [ $((now - armed_at)) -ge "$kill_armed" ]; then
+				kill -KILL "$qpid"; verdict=killed; kill_after="$kill_armed (after arming)"; break
+			fi
+		fi
+		if [ "$now" -ge "$timeout" ]; then
+			kill -KILL "$qpid"; verdict=timeout; break
+		fi
+		sleep 0.2
+	done
+	if [ "$verdict" = boothang ]; then
+		hangs=$((hangs + 1))
+		dump_vcpus "$work/vcpus.txt"
+		kill -KILL "$qpid"
 	fi
-	if [ "$now" -ge "$timeout" ]; then
-		kill -KILL "$qpid"; verdict=timeout; break
+	wait "$qpid" 2>/dev/null || rc_q=$?
+	qpid=
+	# tail exits by itself once QEMU is gone, after a last read.
+	[ -n "${tpid:-}" ] && { wait "$tpid" 2>/dev/null || true; }
+	[ "$verdict" = boothang ] || break
+
+	bad=$(bad_lines || true)
+	if [ -n "$out" ]; then
+		mkdir -p "$out/boot-hang-$hangs"
+		cp "$console" "$work/vcpus.txt" "$out/boot-hang-$hangs/" 2>/dev/null || true
+		echo "$hangs" > "$out/boot-hangs"
 	fi
-	sleep 0.2
+	log "boot $boot: the guest did not reach its init within ${boot_timeout}s; console tail:"
+	tail -n 5 "$console" >&2
+	if [ -n "$bad" ]; then
+		log "FAIL: the hung boot reported a kernel problem (not retried):"
+		printf '%s\n' "$bad" >&2
+		verdict=boot-failed
+		break
+	fi
+	if [ "$boot" -ge "$VM_BOOT_TRIES" ]; then
+		log "FAIL: $boot boots in a row hung before init"
+		verdict=boot-failed
+		break
+	fi
+	log "boot $boot hung before init with no kernel report (TCG); the images are untouched, booting again"
 done
-wait "$qpid" 2>/dev/null || rc_q=$?
-qpid=
-# tail exits by itself once QEMU is gone, after a last read.
-[ -n "${tpid:-}" ] && { wait "$tpid" 2>/dev/null || true; }
 
 if [ -n "$out" ]; then
 	mkdir -p "$out"
@@ -153,15 +235,9 @@ if [ -n "$out" ]; then
 	cp -r "$share/." "$out/" 2>/dev/null || true
 fi
 
-# Kernel trouble: look in the console (covers panics) and the guest's dmesg.
-BAD='(BUG:|WARNING:|Oops|KASAN|UBSAN|Kernel panic|kernel BUG at|general protection fault|unreferenced object|Call Trace:|RIP: )'
-bad_lines() {
-	cat "$console" "$share/dmesg" 2>/dev/null | grep -aE "$BAD" |
-		{ if [ -n "$allow" ]; then grep -avE "$allow"; else cat; fi; } | sort -u | head -20
-}
-
 case "$verdict" in
 killed) log "VM killed after ${kill_after}s as asked"; exit 137 ;;
+boot-failed) exit 124 ;;
 timeout)
 	log "FAIL: guest timed out after ${timeout}s (hang); console tail:"
 	tail -n 20 "$console" >&2
