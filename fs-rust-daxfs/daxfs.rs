@@ -17,6 +17,7 @@
 //! - [`falloc`]: `fallocate`: preallocation, hole punching, zeroing.
 //! - [`seal`]: sealing and unsealing block maps, and their recovery at mount.
 //! - [`stats`]: per-mount counters and test knobs in `/sys/fs/daxfs/<device>/`.
+//! - [`errors`]: what is done on corrupted metadata (`errors=`), rate-limited reports.
 //! - [`pmem`]: the persistent memory access layer.
 
 #[path = "format/mod.rs"]
@@ -24,6 +25,7 @@
 pub mod format;
 
 mod dir;
+mod errors;
 mod falloc;
 mod file;
 mod inode;

@@ -379,6 +379,10 @@ impl iomap::Operations for FileIomap {
         let write = flags & iomap::flags::WRITE != 0;
         let zero = flags & iomap::flags::ZERO != 0;
         let fault = flags & iomap::flags::FAULT != 0;
+        if write {
+            // Nothing is written once an error stopped writing (`errors=remount-ro`).
+            inode.super_block().data().errors.check_writable()?;
+        }
         let stats = &inode.super_block().data().stats;
         if write && fault {
             stats.write_fault(inode.data().get().is_sealed());

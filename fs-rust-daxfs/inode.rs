@@ -194,15 +194,9 @@ pub(crate) fn next_extent(inode: &INode<DaxFs>, lblk: u64) -> Result<Option<Exte
         .map_err(|e| corrupt(sb, inode.ino(), e))
 }
 
-/// Reports a corrupted inode and returns its error.
+/// Reports a corrupted inode ([`crate::errors::Errors::report`]) and returns its error.
 pub(crate) fn corrupt(sb: &SuperBlock<DaxFs>, ino: Ino, e: format::Error) -> Error {
-    pr_err!(
-        "{}: inode {}: {}\n",
-        sb.id().to_str().unwrap_or("?"),
-        ino,
-        e
-    );
-    to_kernel(e)
+    sb.data().errors.report(ino, e)
 }
 
 pub(crate) fn ts(t: FmtTime) -> Timespec {

@@ -13,13 +13,13 @@
 //! failed transaction writes nothing outside the log and changes no in-core state.
 
 use crate::{
+    errors::Errors,
     format::{
         self,
         btree::Scratch,
         txn::{txn_staging_size, Cursors, JournalCursor, Txn, TxnSpace, TXN_MAX_BLOCKS},
         Superblock, BLOCK_SIZE,
     },
-    inode::to_kernel,
     pmem::{Pmem, PmemMedium},
     stats::Stats,
 };
@@ -55,6 +55,7 @@ pub(crate) struct Journal {
     #[pin]
     state: Mutex<State>,
     stats: Arc<Stats>,
+    errors: Arc<Errors>,
 }
 
 fn zeroed_vec(n: usize) -> Result<KVVec<u8>> {
@@ -71,6 +72,7 @@ impl Journal {
         sb: Superblock,
         jc: Option<JournalCursor>,
         stats: Arc<Stats>,
+        errors: Arc<Errors>,
     ) -> Result<impl PinInit<Self, Error>> {
         let mut blks = KVec::new();
         blks.extend_with(TXN_MAX_BLOCKS, 0, GFP_KERNEL)?;
@@ -88,6 +90,7 @@ impl Journal {
         Ok(try_pin_init!(Journal {
             state <- new_mutex!(state),
             stats,
+            errors,
         }))
     }
 
@@ -103,7 +106,22 @@ impl Journal {
     /// `f` copies the in-core inodes it changes (transactions are serialised, so the copies are
     /// current) and `done` installs them: no other transaction can come in between and work
     /// from stale copies. `done` must not sleep on anything that may wait for a transaction.
+    ///
+    /// A corruption `f` finds is reported ([`Errors::report`]); once one has stopped writing
+    /// (`errors=remount-ro`), every transaction fails with `EROFS`.
     pub(crate) fn run<R, U>(
+        &self,
+        pmem: &Pmem,
+        f: impl FnOnce(&mut DTxn<'_, '_>, &mut Scratch) -> format::Result<R>,
+        done: impl FnOnce(R) -> U,
+    ) -> Result<U> {
+        self.errors.check_writable()?;
+        self.run_last(pmem, f, done)
+    }
+
+    /// [`Journal::run`], also after `errors=remount-ro` stopped writing: for the transaction
+    /// that marks the superblock clean, and records the errors, at unmount.
+    pub(crate) fn run_last<R, U>(
         &self,
         pmem: &Pmem,
         f: impl FnOnce(&mut DTxn<'_, '_>, &mut Scratch) -> format::Result<R>,
@@ -125,7 +143,7 @@ impl Journal {
             staging: &mut st.staging,
         };
         let mut t = Txn::new(&mut medium, &st.sb, space, &mut st.cursors);
-        let r = f(&mut t, &mut st.scratch).map_err(to_kernel)?;
+        let r = f(&mut t, &mut st.scratch).map_err(|e| self.errors.report(0, e))?;
         if self.stats.fail_this_commit() {
             st.broken = true;
             pr_warn!(
@@ -144,7 +162,7 @@ impl Journal {
                 pr_err!("transaction commit failed: I/O error; the filesystem is now read-only until remounted\n");
                 Err(EIO)
             }
-            Err(e) => Err(to_kernel(e)),
+            Err(e) => Err(self.errors.report(0, e)),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! an errno and a single `daxfs: <dev>: ...` line in the kernel log.
 
 use crate::{
+    errors::{Errors, Policy},
     format::{
         self,
         dir::NAME_MAX,
@@ -60,6 +61,8 @@ pub(crate) struct SbInfo {
     norecovery: bool,
     /// What the mount counts (also held by the journal).
     pub(crate) stats: Arc<Stats>,
+    /// Corruptions found and the `errors=` policy (also held by the journal).
+    pub(crate) errors: Arc<Errors>,
     /// `/sys/fs/daxfs/<device>/`.
     #[pin]
     sysfs: sysfs::Dir<stats::Files>,
@@ -81,11 +84,14 @@ pub(crate) struct MountOpts {
     /// Mount even if the journal holds a committed transaction that was not applied (the
     /// filesystem is then seen as of before that transaction).
     norecovery: bool,
+    /// `errors=`, if given.
+    errors: Option<Policy>,
 }
 
 const OPT_NORECOVERY: u8 = 0;
 const OPT_DAX: u8 = 1;
 const OPT_DAX_ENUM: u8 = 2;
+const OPT_ERRORS: u8 = 3;
 
 const DAX_ALWAYS: i32 = 0;
 const DAX_NEVER: i32 = 1;
@@ -97,10 +103,21 @@ static DAX_MODES: ConstantTable<3> = ConstantTable::new([
     Constant::new(c"inode", DAX_INODE),
 ]);
 
-static PARAMS: SpecTable<3> = SpecTable::new([
+const ERRORS_CONTINUE: i32 = 0;
+const ERRORS_RO: i32 = 1;
+const ERRORS_PANIC: i32 = 2;
+
+static ERROR_POLICIES: ConstantTable<3> = ConstantTable::new([
+    Constant::new(c"continue", ERRORS_CONTINUE),
+    Constant::new(c"remount-ro", ERRORS_RO),
+    Constant::new(c"panic", ERRORS_PANIC),
+]);
+
+static PARAMS: SpecTable<4> = SpecTable::new([
     Spec::flag(c"norecovery", OPT_NORECOVERY),
     Spec::flag(c"dax", OPT_DAX),
     Spec::enumeration(c"dax", OPT_DAX_ENUM, &DAX_MODES),
+    Spec::enumeration(c"errors", OPT_ERRORS, &ERROR_POLICIES),
 ]);
 
 impl fs::FileSystem for DaxFs {
@@ -126,6 +143,13 @@ impl fs::FileSystem for DaxFs {
             OPT_DAX_ENUM => {
                 pr_err!("only dax=always is supported\n");
                 return Err(EINVAL);
+            }
+            OPT_ERRORS => {
+                ctx.errors = Some(match p.as_u32() as i32 {
+                    ERRORS_CONTINUE => Policy::Continue,
+                    ERRORS_PANIC => Policy::Panic,
+                    _ => Policy::ReadOnly,
+                })
             }
             _ => return Err(EINVAL),
         }
@@ -201,7 +225,11 @@ impl fs::FileSystem for DaxFs {
                 dev_blocks
             );
         }
-        pmem.limit(layout.block_count * BLOCK_SIZE_U64)?;
+        pmem.limit(
+            layout.block_count * BLOCK_SIZE_U64,
+            layout.data_start * BLOCK_SIZE_U64,
+            layout.data_end() * BLOCK_SIZE_U64,
+        )?;
 
         let mut jraw = [0u8; JH_SIZE];
         if let Err(e) = pmem.read(layout.journal_start * BLOCK_SIZE_U64, &mut jraw) {
@@ -260,8 +288,9 @@ impl fs::FileSystem for DaxFs {
             Err(e) => refuse!(EUCLEAN, "invalid superblock after recovery: {}", e),
         };
         let stats = Stats::new()?;
-        let jinit = Journal::new(fsb, jc, stats.clone())?;
-        let dir = sysfs::Dir::new(sb, stats::Files(stats.clone()));
+        let errors = Errors::new(id, opts.errors.unwrap_or(Policy::ReadOnly))?;
+        let jinit = Journal::new(fsb, jc, stats.clone(), errors.clone())?;
+        let dir = sysfs::Dir::new(sb, stats::Files(stats.clone(), errors.clone()));
 
         let info = KBox::pin_init(
             try_pin_init!(SbInfo {
@@ -272,6 +301,7 @@ impl fs::FileSystem for DaxFs {
                 journal <- jinit,
                 norecovery: opts.norecovery,
                 stats,
+                errors,
                 sysfs <- dir,
             }),
             GFP_KERNEL,
@@ -323,7 +353,10 @@ impl fs::FileSystem for DaxFs {
         }
     }
 
-    fn reconfigure(sb: &SuperBlock<Self>, read_only: bool) -> Result {
+    fn reconfigure(sb: &SuperBlock<Self>, opts: &mut MountOpts, read_only: bool) -> Result {
+        if let Some(p) = opts.errors {
+            sb.data().errors.set_policy(p);
+        }
         match (sb.is_read_only(), read_only) {
             (false, true) => stop_writing(sb),
             (true, false) => start_writing(&sb.data())?,
@@ -334,7 +367,7 @@ impl fs::FileSystem for DaxFs {
 
     fn show_options(sb: &SuperBlock<Self>, m: &SeqFile) -> Result {
         // All data access is DAX, as `dax=always` asks of ext4 and xfs.
-        seq_print!(m, ",dax=always");
+        seq_print!(m, ",dax=always,errors={}", sb.data().errors.policy().name());
         if sb.data().norecovery {
             seq_print!(m, ",norecovery");
         }
@@ -411,17 +444,23 @@ fn start_writing(info: &SbInfo) -> Result {
     Ok(())
 }
 
-/// Marks the superblock clean at unmount or remount read-only. Every transaction is already
-/// committed, so there is nothing else to write.
+/// Marks the superblock clean at unmount or remount read-only, and records in it that
+/// corrupted metadata was found (`errors`), if it was. Every other transaction is already
+/// committed, so there is nothing else to write. This transaction is made even after
+/// `errors=remount-ro` stopped all others.
 fn stop_writing(sb: &SuperBlock<DaxFs>) {
     let info = sb.data();
     let now = kernel::fs::Timespec::now().sec;
-    if let Err(e) = info.journal.run(
+    let errors = info.errors.count() > 0;
+    if let Err(e) = info.journal.run_last(
         &info.pmem,
         |t, _| {
             let s = t.sb_mut();
             s.state = STATE_CLEAN;
             s.write_time = now;
+            if errors {
+                s.errors = 1;
+            }
             Ok(())
         },
         |()| (),

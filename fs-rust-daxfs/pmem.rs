@@ -6,6 +6,9 @@
 //! the mounted block device ([`kernel::fs::dax::DaxDevice`]): accesses are bounds-checked against
 //! the filesystem size and copied out of persistent memory (never referenced in place), so a
 //! corrupted image can make a decoder fail but never make the kernel read outside the device.
+//! File data is only ever zeroed inside the data area ([`Pmem::zero`], [`Pmem::zero_blocks`]):
+//! whatever a damaged extent says, zeroing cannot reach the superblock, the journal, the
+//! bitmaps, the group table or the inode table.
 //! [`NodeStore`] adapts it to the B+tree code of the shared format for lookups, and
 //! [`PmemMedium`] to the transaction code for changes.
 
@@ -26,22 +29,42 @@ pub(crate) struct Pmem {
     dax: DaxDevice,
     /// Bytes of the device that belong to the filesystem.
     size: u64,
+    /// Byte offsets of the data area, the only bytes that may be zeroed as file data.
+    data_start: u64,
+    data_end: u64,
 }
 
 impl Pmem {
-    /// Wraps `dax`, limiting accesses to the whole device until [`Pmem::limit`] is called.
+    /// Wraps `dax`, limiting accesses to the whole device, and zeroing to nothing, until
+    /// [`Pmem::limit`] is called.
     pub(crate) fn new(dax: DaxDevice) -> Self {
         let size = dax.size();
-        Self { dax, size }
+        Self {
+            dax,
+            size,
+            data_start: 0,
+            data_end: 0,
+        }
     }
 
-    /// Limits accesses to the first `size` bytes (the filesystem), which must fit in the device.
-    pub(crate) fn limit(&mut self, size: u64) -> Result {
-        if size > self.dax.size() {
+    /// Limits accesses to the first `size` bytes (the filesystem), which must fit in the
+    /// device, and zeroing to the data area, bytes `data_start..data_end`.
+    pub(crate) fn limit(&mut self, size: u64, data_start: u64, data_end: u64) -> Result {
+        if size > self.dax.size() || data_start > data_end || data_end > size {
             return Err(EINVAL);
         }
         self.size = size;
+        self.data_start = data_start;
+        self.data_end = data_end;
         Ok(())
+    }
+
+    /// `EUCLEAN` unless `[off, off + len)` lies in the data area.
+    fn check_data(&self, off: u64, len: u64) -> Result {
+        match off.checked_add(len) {
+            Some(end) if off >= self.data_start && end <= self.data_end => Ok(()),
+            _ => Err(EUCLEAN),
+        }
     }
 
     /// The DAX device, for iomap.
@@ -78,26 +101,22 @@ impl Pmem {
         m.flush(0, data.len())
     }
 
-    /// Fills `len` bytes at byte offset `off` with zeros; durable after [`dax::fence`].
+    /// Fills `len` bytes of file data at byte offset `off` with zeros; durable after
+    /// [`dax::fence`]. `EUCLEAN` outside the data area.
     pub(crate) fn zero(&self, off: u64, len: usize) -> Result {
-        let end = off.checked_add(len as u64).ok_or(ERANGE)?;
-        if end > self.size {
-            return Err(ERANGE);
-        }
+        self.check_data(off, len as u64)?;
         if len == 0 {
             return Ok(());
         }
         self.dax.map(off, len)?.zero(0, len)
     }
 
-    /// Zeroes `len` whole blocks from block `blk` (clearing known media errors); durable on
-    /// return.
+    /// Zeroes `len` whole blocks of file data from block `blk` (clearing known media errors);
+    /// durable on return. `EUCLEAN` outside the data area.
     pub(crate) fn zero_blocks(&self, blk: u64, len: u64) -> Result {
-        let off = blk.checked_mul(BLOCK_SIZE_U64).ok_or(ERANGE)?;
-        let bytes = len.checked_mul(BLOCK_SIZE_U64).ok_or(ERANGE)?;
-        if off.checked_add(bytes).ok_or(ERANGE)? > self.size {
-            return Err(ERANGE);
-        }
+        let off = blk.checked_mul(BLOCK_SIZE_U64).ok_or(EUCLEAN)?;
+        let bytes = len.checked_mul(BLOCK_SIZE_U64).ok_or(EUCLEAN)?;
+        self.check_data(off, bytes)?;
         self.dax.zero_pages(off, bytes)
     }
 

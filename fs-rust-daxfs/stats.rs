@@ -8,6 +8,7 @@
 //! ext4's `trigger_fs_error`) let tests put a crash at a chosen transaction boundary and widen
 //! the window of an unseal.
 
+use crate::errors::Errors;
 use kernel::{
     fs::sysfs::{self, File},
     prelude::*,
@@ -93,9 +94,9 @@ impl Stats {
 }
 
 /// The files of `/sys/fs/daxfs/<device>/`.
-pub(crate) struct Files(pub(crate) Arc<Stats>);
+pub(crate) struct Files(pub(crate) Arc<Stats>, pub(crate) Arc<Errors>);
 
-const ALL: [File; 7] = [
+const ALL: [File; 8] = [
     File {
         name: c"write_faults",
         writable: false,
@@ -124,6 +125,10 @@ const ALL: [File; 7] = [
         name: c"debug_fail_commit",
         writable: true,
     },
+    File {
+        name: c"errors",
+        writable: false,
+    },
 ];
 
 impl sysfs::Values for Files {
@@ -139,6 +144,7 @@ impl sysfs::Values for Files {
             4 => s.commits.load(Relaxed),
             5 => s.unseal_delay_ms.load(Relaxed),
             6 => s.fail_commit.load(Relaxed),
+            7 => self.1.count(),
             _ => 0,
         }
     }

@@ -273,17 +273,19 @@ mod daxfs_kunit {
         ));
     }
 
-    /// Sealing as the kernel does it, on a RAM image: the inode flag is refused while the
-    /// file has a hole, a sealed map refuses an allocation, unsealing (inode flag first)
-    /// gives the map back.
+    /// `debug_fail_commit`: the n-th commit from now fails, once; counters are read-only.
     #[test]
     fn fail_commit_knob_counts_down_to_one_failure() {
+        use crate::errors::{Errors, Policy};
         use crate::stats::{Files, Stats};
         use kernel::fs::sysfs::Values;
-        let Ok(stats) = Stats::new() else {
+        let stats = Stats::new();
+        let errors = Errors::new(c"kunit", Policy::Continue);
+        assert!(stats.is_ok() && errors.is_ok());
+        let (Ok(stats), Ok(errors)) = (stats, errors) else {
             return;
         };
-        let files = Files(stats.clone());
+        let files = Files(stats.clone(), errors);
         assert!(!stats.fail_this_commit());
         assert_eq!(files.store(6, 3), Ok(()));
         // The third commit from now fails, once; then the knob is off again.
@@ -298,11 +300,77 @@ mod daxfs_kunit {
         stats.fault_alloc();
         stats.write_fault(true);
         assert_eq!(
-            (files.show(0), files.show(1), files.show(2), files.show(3), files.show(4)),
+            (
+                files.show(0),
+                files.show(1),
+                files.show(2),
+                files.show(3),
+                files.show(4)
+            ),
             (1, 1, 1, 1, 1)
         );
     }
 
+    /// Corruption reports: only `EUCLEAN` errors count, `errors=continue` keeps writing,
+    /// `errors=remount-ro` stops it for good, and the errno is the error's own.
+    #[test]
+    fn errors_policy() {
+        use crate::errors::{Errors, Policy};
+        let e = Errors::new(c"kunit", Policy::Continue);
+        assert!(e.is_ok());
+        let Ok(e) = e else {
+            return;
+        };
+        assert_eq!(e.report(1, Error::NoSpace), ENOSPC);
+        assert_eq!(e.report(1, Error::Sealed), ETXTBSY);
+        assert_eq!(e.count(), 0);
+        assert_eq!(e.report(7, Error::BadField("extent pblk")), EUCLEAN);
+        assert_eq!(e.count(), 1);
+        assert_eq!(e.check_writable(), Ok(()));
+        e.set_policy(Policy::ReadOnly);
+        assert_eq!(e.policy(), Policy::ReadOnly);
+        assert_eq!(e.check_writable(), Ok(()));
+        assert_eq!(e.report(0, Error::Corrupt("node level")), EUCLEAN);
+        assert_eq!(e.count(), 2);
+        assert_eq!(e.check_writable(), Err(EROFS));
+        // Going back to `continue` does not restart writing on this mount.
+        e.set_policy(Policy::Continue);
+        assert_eq!(e.check_writable(), Err(EROFS));
+    }
+
+    /// Extents are validated where they are decoded: shape, and the physical range against
+    /// the data area (never the metadata before it, nor the backup superblock after it).
+    #[test]
+    fn extents_are_checked_against_the_data_area() {
+        use crate::format::{extent::Extent, FsCtx};
+        let ctx = FsCtx {
+            csum_seed: 0,
+            hash_key: [0; 16],
+            data_start: 512,
+            data_end: 3071,
+        };
+        let e = |lblk, pblk, len| Extent {
+            lblk,
+            pblk,
+            len,
+            flags: 0,
+        };
+        assert_eq!(e(0, 512, 1).check(&ctx), Ok(()));
+        assert_eq!(e(0, 3070, 1).check(&ctx), Ok(()));
+        // Into the inode table, across the start, onto the backup superblock.
+        assert!(e(1, 68, 2).check(&ctx).is_err());
+        assert!(e(1, 511, 2).check(&ctx).is_err());
+        assert!(e(0, 3070, 2).check(&ctx).is_err());
+        // Zero length, block 0, overflowing ends.
+        assert!(e(0, 600, 0).check(&ctx).is_err());
+        assert!(e(0, 0, 1).check(&ctx).is_err());
+        assert!(e(0, u64::MAX, 1).check(&ctx).is_err());
+        assert!(e(u64::MAX, 600, 1).check(&ctx).is_err());
+    }
+
+    /// Sealing as the kernel does it, on a RAM image: the inode flag is refused while the
+    /// file has a hole, a sealed map refuses an allocation, unsealing (inode flag first)
+    /// gives the map back.
     #[test]
     fn sealing_checks_the_invariants() {
         let img = ram_image(false);

@@ -81,6 +81,12 @@ impl Error {
             | Error::TooDeep => 117, // EUCLEAN
         }
     }
+
+    /// True for the errors that mean the on-disk structures are damaged
+    /// (those reported as `EUCLEAN`).
+    pub const fn is_corruption(self) -> bool {
+        self.errno() == 117
+    }
 }
 
 impl fmt::Display for Error {

@@ -127,6 +127,18 @@ impl Extent {
         Ok(())
     }
 
+    /// Checks the extent as [`Extent::check_shape`] does, and that its
+    /// physical range is inside the data area of the filesystem of `ctx`.
+    /// Every extent the map functions return has passed this check.
+    pub fn check(&self, ctx: &FsCtx) -> Result<()> {
+        self.check_shape()?;
+        if ctx.in_data(self.pblk, u64::from(self.len)) {
+            Ok(())
+        } else {
+            Err(Error::OutOfRange("extent pblk"))
+        }
+    }
+
     /// Checks that the physical range is inside the data area.
     pub fn check_range(&self, layout: &Layout) -> Result<()> {
         if layout.in_data(self.pblk, u64::from(self.len)) {
@@ -190,7 +202,9 @@ pub fn map_lookup<S: NodeStore + ?Sized>(
 
 /// The first extent ending after `lblk`: the one containing it, or else
 /// the next one (for hole sizes, `SEEK_DATA`, and ordered iteration with
-/// `lblk = previous.lend()`).
+/// `lblk = previous.lend()`). The extent is validated as it is decoded
+/// ([`Extent::check`]): a damaged record is an error here, never a block
+/// number handed to the caller.
 pub fn map_next<S: NodeStore + ?Sized>(
     inode: &Inode,
     ino: u64,
@@ -204,6 +218,7 @@ pub fn map_next<S: NodeStore + ?Sized>(
             for i in 0..inline_count(inode)? {
                 let e = Extent::decode_inline(&inode.map, i)?;
                 if e.lend() > lblk {
+                    e.check(ctx)?;
                     return Ok(Some(e));
                 }
             }
@@ -215,12 +230,17 @@ pub fn map_next<S: NodeStore + ?Sized>(
             if let Some(k) = t.find_le(st, s, lblk, &mut v)? {
                 let e = Extent::decode_value(k, &v)?;
                 if e.lend() > lblk {
+                    e.check(ctx)?;
                     return Ok(Some(e));
                 }
             }
             match lblk.checked_add(1) {
                 Some(n) => match t.find_ge(st, s, n, &mut v)? {
-                    Some(k) => Ok(Some(Extent::decode_value(k, &v)?)),
+                    Some(k) => {
+                        let e = Extent::decode_value(k, &v)?;
+                        e.check(ctx)?;
+                        Ok(Some(e))
+                    }
                     None => Ok(None),
                 },
                 None => Ok(None),

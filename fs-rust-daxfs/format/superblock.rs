@@ -316,6 +316,21 @@ pub struct FsCtx {
     pub csum_seed: u32,
     /// SipHash key for directory names.
     pub hash_key: [u8; 16],
+    /// First block of the data area: every extent and tree node lies in
+    /// `data_start..data_end` ([`Layout::in_data`]).
+    pub data_start: u64,
+    /// One past the last block of the data area.
+    pub data_end: u64,
+}
+
+impl FsCtx {
+    /// True if `[blk, blk + len)` lies inside the data area (`len > 0`).
+    pub fn in_data(&self, blk: u64, len: u64) -> bool {
+        match blk.checked_add(len) {
+            Some(end) => blk >= self.data_start && end <= self.data_end && len > 0,
+            None => false,
+        }
+    }
 }
 
 /// The superblock, decoded.
@@ -397,6 +412,8 @@ impl Superblock {
         FsCtx {
             csum_seed: csum_seed(&self.uuid),
             hash_key: self.dir_hash_key,
+            data_start: self.layout.data_start,
+            data_end: self.layout.data_end(),
         }
     }
 

@@ -76,4 +76,75 @@ t "... readdir fails with EUCLEAN" sh -c "ls $DX_MNT 2>&1 | grep -q 'Structure n
 t "... lookup fails with EUCLEAN" sh -c "stat $DX_MNT/links 2>&1 | grep -q 'Structure needs cleaning'"
 t "... umount" umount "$DX_MNT"
 t "nothing left mounted" sh -c "! grep -q ' $DX_MNT ' /proc/mounts"
+
+# euclean MSG CMD...: CMD must fail with "Structure needs cleaning".
+euclean() {
+	local name=$1 out; shift
+	if out=$("$@" 2>&1); then
+		not_ok "$name fails with EUCLEAN" "it succeeded"
+	elif ! grep -q 'Structure needs cleaning' <<<"$out"; then
+		not_ok "$name fails with EUCLEAN" "$out"
+	else
+		ok "$name fails with EUCLEAN"
+	fi
+}
+SYSDIR=/sys/fs/daxfs/pmem1
+F=$DX_MNT/size-4097
+
+# An extent that points into metadata (checksums right, so only the extent
+# check stands in the way): no operation may zero or map that metadata. The
+# file's block 1 is the journal header, then the first inode table block (the
+# root inode); truncating up and zeroing a range would zero it from byte 1.
+for area in journal inode-table; do
+	dx_restore
+	python3 "$UTIL" badextent /dev/pmem1 4097 "$area" >/dev/null
+	t "extent into $area: mount (errors=continue)" mount -t daxfs -o errors=continue /dev/pmem1 "$DX_MNT"
+	euclean "extent into $area: read" cat "$F"
+	euclean "extent into $area: truncate up (zeroes the tail)" truncate -s 100000 "$F"
+	euclean "extent into $area: fallocate zero range" fallocate -z -o 4097 -l 4000 "$F"
+	euclean "extent into $area: write" sh -c "printf x | dd of=$F bs=1 seek=4100 conv=notrunc status=none"
+	tf "extent into $area: a mapping of it cannot be read" python3 -c "
+import mmap, os, sys
+fd = os.open('$F', os.O_RDONLY)
+m = mmap.mmap(fd, 8192, mmap.MAP_SHARED, mmap.PROT_READ)
+sys.exit(0 if m[4096:4097] is not None else 1)"
+	t "extent into $area: errors counted in sysfs" sh -c "test \$(cat $SYSDIR/errors) -ge 4"
+	t "extent into $area: errors=continue: other changes still work" sh -c "touch $DX_MNT/new && rm $DX_MNT/new"
+	t "extent into $area: umount" umount "$DX_MNT"
+	t "extent into $area: the metadata is intact: the filesystem mounts and lists again" \
+		sh -c "mount -t daxfs /dev/pmem1 $DX_MNT && ls $DX_MNT/links >/dev/null && umount $DX_MNT"
+	t "extent into $area: the superblock records the errors" test "$(python3 "$UTIL" sbfield /dev/pmem1 errors)" = 1
+	t "extent into $area: fsck -n finds the bad extent" sh -c "$FSCK -n /dev/pmem1 | grep -qE 'EXTENT_(RANGE|BAD)'"
+done
+
+# errors=remount-ro (the default): after the first corruption nothing is
+# written any more, until unmount.
+dx_restore
+python3 "$UTIL" badextent /dev/pmem1 4097 journal >/dev/null
+t "remount-ro: mount with the default errors policy" mount -t daxfs /dev/pmem1 "$DX_MNT"
+t "remount-ro: show_options says errors=remount-ro" grep -q " $DX_MNT daxfs .*errors=remount-ro" /proc/mounts
+before=$(dx_klog 'daxfs: pmem1: ')
+euclean "remount-ro: read" cat "$F"
+t "remount-ro: one report and one 'no further changes' line" sh -c \
+	"test \$(dmesg | grep -c 'daxfs: pmem1: ') = $((before + 2)) && dmesg | grep 'daxfs: pmem1: ' | tail -1 | grep -q 'no further changes'"
+t "remount-ro: creating a file fails with EROFS" sh -c "touch $DX_MNT/new 2>&1 | grep -q 'Read-only file system'"
+t "remount-ro: writing into an existing file fails with EROFS" sh -c \
+	"printf x 2>&1 | dd of=$DX_MNT/hole-first bs=1 seek=10 conv=notrunc status=none 2>&1 | grep -q 'Read-only file system'"
+t "remount-ro: reading the good files still works" sh -c "cat $DX_MNT/hole-first >/dev/null && ls -R $DX_MNT >/dev/null"
+t "remount-ro: remount read-write is refused" sh -c "! mount -o remount,rw $DX_MNT 2>/dev/null || ! touch $DX_MNT/new2 2>/dev/null"
+# A damaged image must not flood the log: 50 more reads, at most 10 lines.
+before=$(dx_klog 'corrupted metadata')
+for i in $(seq 50); do cat "$F" >/dev/null 2>&1; done
+t "remount-ro: reports are rate-limited (50 reads: at most 10 lines)" test $(( $(dx_klog 'corrupted metadata') - before )) -le 10
+t "remount-ro: umount" umount "$DX_MNT"
+t "remount-ro: the superblock records the errors" test "$(python3 "$UTIL" sbfield /dev/pmem1 errors)" = 1
+before=$(dx_klog 'daxfs: pmem1: ')
+t "remount-ro: the next mount says to run fsck" sh -c \
+	"mount -t daxfs /dev/pmem1 $DX_MNT && umount $DX_MNT && dmesg | grep 'daxfs: pmem1: ' | tail -n +$((before + 1)) | grep -q 'has errors; run fsck.daxfs'"
+t "remount-ro: fsck -y repairs the extent" sh -c "$FSCK -y /dev/pmem1; test \$? -le 1"
+t "remount-ro: ... and clears the errors mark" test "$(python3 "$UTIL" sbfield /dev/pmem1 errors)" = 0
+t "remount-ro: fsck -n is clean afterwards" "$FSCK" -n /dev/pmem1
+tf "errors=bogus is refused" mount -t daxfs -o errors=bogus /dev/pmem1 "$DX_MNT"
+umount "$DX_MNT" 2>/dev/null
+t "nothing left mounted at the end" sh -c "! grep -q ' $DX_MNT ' /proc/mounts"
 suite_exit

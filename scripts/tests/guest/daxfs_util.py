@@ -428,7 +428,8 @@ SB_FIELDS = {"version_major": (0x08, "<I"), "incompat": (0x20, "<Q"), "block_cou
              "data_blocks": (0xF8, "<Q"),
              "journal_start": (0xA0, "<Q"), "inode_table_start": (0xE0, "<Q"),
              "data_start": (0xF0, "<Q"), "state": (0x118, "<I"),
-             "mount_count": (0x138, "<I"), "orphan_head": (0x158, "<Q")}
+             "mount_count": (0x138, "<I"), "orphan_head": (0x158, "<Q"),
+             "errors": (0x11C, "<I")}
 
 
 def _sb(fh):
@@ -542,6 +543,26 @@ def holes(dev, size):
     return 0
 
 
+def badextent(dev, size, area):
+    """Points the single inline extent of the regular file of SIZE bytes (at
+    least 2 blocks) at metadata, with the inode checksum right: its block 1
+    becomes the journal header (AREA "journal") or the first inode table
+    block, holding the root inode (AREA "inode-table"). A filesystem that
+    trusted the extent would zero that metadata when zeroing the file's tail
+    (truncate up, fallocate zero range) and would map it into a process."""
+    with open(dev, "r+b") as fh:
+        sb, ino, rec = _find_reg(fh, int(size))
+        target = {"journal": _get(sb, "journal_start"),
+                  "inode-table": _get(sb, "inode_table_start")}[area]
+        lblk, pblk, ln, flags = struct.unpack_from("<QQII", rec, 0x70)
+        if struct.unpack_from("<I", rec, 0x68)[0] != 1 or lblk or ln < 2:
+            raise SystemExit("inode %d: not a single inline extent" % ino)
+        struct.pack_into("<Q", rec, 0x70 + 8, target - 1)
+        _put_inode(fh, sb, ino, rec)
+        print(ino)
+    return 0
+
+
 def shrink(dev, size, newsize):
     """Sets the size of the regular file of SIZE bytes to NEWSIZE, leaving its
     blocks and their data: what a crash leaves when a write had copied its
@@ -596,7 +617,7 @@ def main(argv):
     cmd = argv[1]
     fn = {"mktree": mktree, "compare": compare, "readpat": readpat, "dirpos": dirpos,
           "mount": mount, "corrupt": corrupt, "sbfield": sbfield, "loop": loop,
-          "holes": holes, "shrink": shrink}[cmd]
+          "holes": holes, "shrink": shrink, "badextent": badextent}[cmd]
     r = fn(*argv[2:])
     return r or 0
 

@@ -31,6 +31,8 @@ fn ctx() -> FsCtx {
     FsCtx {
         csum_seed: csum_seed(&[7u8; 16]),
         hash_key: [3u8; 16],
+        data_start: 1,
+        data_end: u64::MAX,
     }
 }
 
