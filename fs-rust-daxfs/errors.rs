@@ -155,3 +155,13 @@ impl Errors {
         errno
     }
 }
+
+/// `r`, with `EROFS` taken as success: for the paths that log each failed write (attribute
+/// writeback, eviction, trimming at release), which after `errors=remount-ro` stopped writing
+/// (announced once, by [`Errors::report`]) would log one line per inode.
+pub(crate) fn quiet_when_stopped(r: Result) -> Result {
+    match r {
+        Err(e) if e == EROFS => Ok(()),
+        r => r,
+    }
+}

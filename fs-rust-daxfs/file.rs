@@ -150,7 +150,7 @@ impl file::Operations for FileOps {
             return;
         }
         let _locked = inode.lock();
-        if let Err(e) = trim_ahead(inode) {
+        if let Err(e) = crate::errors::quiet_when_stopped(trim_ahead(inode)) {
             // The blocks stay allocated past the end of the file (legal: a truncate or the
             // file's removal frees them); the journal has reported why.
             pr_warn!(

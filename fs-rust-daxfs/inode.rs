@@ -3,7 +3,9 @@
 //! Inodes: reading them from the inode table into the inode cache, and `getattr`.
 
 use crate::{
-    dir, file,
+    dir,
+    errors::quiet_when_stopped,
+    file,
     format::{
         self,
         btree::Scratch,
@@ -603,7 +605,7 @@ pub(crate) fn dirty_inode(inode: &INode<DaxFs>) {
     if sb.is_read_only() {
         return;
     }
-    if let Err(e) = write_attrs(inode) {
+    if let Err(e) = quiet_when_stopped(write_attrs(inode)) {
         pr_err!(
             "{}: inode {}: cannot write attributes: {:?}\n",
             sb.id().to_str().unwrap_or("?"),
@@ -637,7 +639,7 @@ pub(crate) fn evict(inode: &INode<DaxFs>) {
     }
     let info = sb.data();
     let raw = vfs_to_raw(inode, inode.data().get());
-    if let Err(e) = free_inode(&info, inode.ino(), raw) {
+    if let Err(e) = quiet_when_stopped(free_inode(&info, inode.ino(), raw)) {
         pr_err!(
             "{}: inode {}: cannot free it ({:?}); the next mount will\n",
             sb.id().to_str().unwrap_or("?"),

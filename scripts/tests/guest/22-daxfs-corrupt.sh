@@ -137,6 +137,7 @@ before=$(dx_klog 'corrupted metadata')
 for i in $(seq 50); do cat "$F" >/dev/null 2>&1; done
 t "remount-ro: reports are rate-limited (50 reads: at most 10 lines)" test $(( $(dx_klog 'corrupted metadata') - before )) -le 10
 t "remount-ro: umount" umount "$DX_MNT"
+t "remount-ro: no line per inode whose times could not be written" sh -c "! dmesg | grep -qE 'cannot (write attributes|free it)'"
 t "remount-ro: the superblock records the errors" test "$(python3 "$UTIL" sbfield /dev/pmem1 errors)" = 1
 before=$(dx_klog 'daxfs: pmem1: ')
 t "remount-ro: the next mount says to run fsck" sh -c \
