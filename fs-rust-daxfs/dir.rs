@@ -10,11 +10,10 @@
 use crate::{
     format::{
         self,
-        btree::{node_child, node_child_index, node_header, node_key, node_search, node_value},
-        btree::{NodeStore, Scratch, Tree, TreeType},
+        btree::{node_header, node_key, node_search, node_value},
+        btree::{Scratch, Tree, TreeType},
         dir::{dir_lookup, DirEntry, COOKIE_DOT, COOKIE_DOTDOT, COOKIE_EOF, COOKIE_MIN, NAME_MAX},
         inode::mode_to_dtype,
-        Block,
     },
     inode::{self as dinode, corrupt},
     mount::DaxFs,
@@ -177,22 +176,6 @@ impl inode::Operations for DirInodeOps {
     }
 }
 
-/// Loads into `buf` the leaf of `t` whose key range contains `key`.
-fn load_leaf<S: NodeStore + ?Sized>(
-    t: &Tree,
-    st: &mut S,
-    buf: &mut Block,
-    key: u64,
-) -> format::Result<()> {
-    let mut h = t.load(st, t.root, buf, None)?;
-    // Each step goes one level down, and levels are bounded, so this terminates.
-    while h.level > 0 {
-        let child = node_child(buf, node_child_index(buf, key)?)?;
-        h = t.load(st, child, buf, Some(h.level - 1))?;
-    }
-    Ok(())
-}
-
 fn dtype(t: u8) -> DirEntryType {
     DirEntryType::from_raw(t.into())
 }
@@ -208,18 +191,26 @@ fn emit_entries(
     let t = tree_of(inode);
     let mut st = info.store();
     let mut v = [0u8; format::dir::DIRENT_VALUE_SIZE];
+    // Set when `pos` is a key `find_ge` returned: the leaf it belongs to must hold it.
+    let mut jumped = false;
     while pos < COOKIE_EOF {
-        load_leaf(&t, &mut st, &mut s.a, pos)?;
+        t.leaf(&mut st, &mut s.a, pos)?;
         let nr = usize::from(node_header(&s.a)?.nr);
         let start = match node_search(&s.a, pos)? {
-            Ok(i) | Err(i) => i,
+            Ok(i) => i,
+            // A separator that sends a key elsewhere than where `find_ge` found it would
+            // make this loop stand still.
+            Err(_) if jumped => return Err(format::Error::Corrupt("directory index separator")),
+            Err(i) => i,
         };
+        jumped = false;
         if start >= nr {
             // Every key of this leaf is below `pos`: the next entry, if any, is in a later
             // leaf, which `find_ge` finds; continue from its key.
             match t.find_ge(&mut st, s, pos, &mut v)? {
                 Some(k) if k >= pos => {
                     pos = k;
+                    jumped = true;
                     continue;
                 }
                 Some(_) => return Err(format::Error::Corrupt("directory keys out of order")),

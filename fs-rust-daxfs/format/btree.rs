@@ -221,6 +221,34 @@ pub fn node_verify(
     Ok(h)
 }
 
+/// The key range `[lo, hi)` (`hi`: `None` for no bound) of child `i` of
+/// interior node `buf`, whose own range is `[lo, hi)`: from its separator
+/// (the first child takes everything below the second separator: keys
+/// smaller than every separator go there) to the next one.
+fn child_range(buf: &[u8], i: usize, lo: u64, hi: Option<u64>) -> Result<(u64, Option<u64>)> {
+    let lo = if i > 0 { node_key(buf, i)? } else { lo };
+    let hi = if i + 1 < nr_of(buf) {
+        Some(node_key(buf, i + 1)?)
+    } else {
+        hi
+    };
+    Ok((lo, hi))
+}
+
+/// Checks that every key of node `buf` lies in `[lo, hi)` (its keys are
+/// in order: the node was verified).
+fn check_range(buf: &[u8], lo: u64, hi: Option<u64>) -> Result<()> {
+    let nr = nr_of(buf);
+    if nr == 0 {
+        return Ok(());
+    }
+    let (first, last) = (node_key(buf, 0)?, node_key(buf, nr - 1)?);
+    if first < lo || hi.is_some_and(|h| last >= h) {
+        return Err(Error::Corrupt("node keys outside the parent's range"));
+    }
+    Ok(())
+}
+
 fn entry_off(vs: usize, i: usize) -> usize {
     NODE_HEADER_SIZE + i * (8 + vs)
 }
@@ -479,7 +507,9 @@ impl Tree {
 
     /// Descends from the root towards `key`, leaving the leaf in `buf`.
     /// Returns the number of interior levels recorded in `path` and the
-    /// leaf's block.
+    /// leaf's block. Every node on the way must hold keys inside the range
+    /// its parent's separators give it ([`check_range`]): a damaged
+    /// separator is an error here, never a descent into the wrong subtree.
     fn descend<S: NodeStore + ?Sized>(
         &self,
         st: &mut S,
@@ -489,39 +519,60 @@ impl Tree {
     ) -> Result<(usize, u64)> {
         let mut blk = self.root;
         let mut h = self.load(st, blk, buf, None)?;
+        let (mut lo, mut hi) = (0, None);
         let mut n = 0;
         while h.level > 0 {
             let i = node_child_index(buf, key)?;
             let child = node_child(buf, i)?;
+            (lo, hi) = child_range(buf, i, lo, hi)?;
             let slot = path.get_mut(n).ok_or(Error::TooDeep)?;
             *slot = (blk, i);
             n += 1;
             blk = child;
             h = self.load(st, blk, buf, Some(h.level - 1))?;
+            check_range(buf, lo, hi)?;
         }
         Ok((n, blk))
     }
 
-    /// From interior node `blk` at `level`, descends always to the first
-    /// (or last, if `last`) child; leaves the leaf in `buf`.
+    /// Leaves in `buf` the leaf where `key` belongs (whether it is there or
+    /// not), checked as [`Tree::descend`] checks.
+    pub fn leaf<S: NodeStore + ?Sized>(&self, st: &mut S, buf: &mut Block, key: u64) -> Result<()> {
+        let mut path = [(0, 0); MAX_DEPTH];
+        self.descend(st, buf, key, &mut path).map(|_| ())
+    }
+
+    /// From node `blk` at `level`, child `idx` of `parent` (in `pbuf`),
+    /// descends always to the first (or last, if `last`) child; leaves the
+    /// leaf in `buf`. Each node must hold keys in the range its parent gives
+    /// it, starting from the range `idx` has in `parent` (whose own upper
+    /// bound is not known here: that end is not checked for the first node).
     fn edge<S: NodeStore + ?Sized>(
         &self,
         st: &mut S,
         buf: &mut Block,
-        mut blk: u64,
-        level: u8,
+        pbuf: &Block,
+        idx: usize,
         last: bool,
     ) -> Result<()> {
-        let mut h = self.load(st, blk, buf, Some(level))?;
+        let ph = node_header(pbuf)?;
+        if ph.level == 0 {
+            return Err(Error::Corrupt("child of a leaf"));
+        }
+        let mut blk = node_child(pbuf, idx)?;
+        let (mut lo, mut hi) = child_range(pbuf, idx, 0, None)?;
+        let mut h = self.load(st, blk, buf, Some(ph.level - 1))?;
         loop {
             if h.nr == 0 {
                 return Err(Error::Corrupt("empty non-root node"));
             }
+            check_range(buf, lo, hi)?;
             if h.level == 0 {
                 return Ok(());
             }
             let i = if last { usize::from(h.nr) - 1 } else { 0 };
             blk = node_child(buf, i)?;
+            (lo, hi) = child_range(buf, i, lo, hi)?;
             h = self.load(st, blk, buf, Some(h.level - 1))?;
         }
     }
@@ -580,9 +631,13 @@ impl Tree {
             let (blk, idx) = path.get(d).copied().ok_or(Error::TooDeep)?;
             let h = self.load(st, blk, &mut s.b, None)?;
             if idx + 1 < usize::from(h.nr) {
-                let child = node_child(&s.b, idx + 1)?;
-                self.edge(st, &mut s.a, child, h.level - 1, false)?;
-                return Ok(Some(Self::copy_out(&s.a, 0, out)?));
+                self.edge(st, &mut s.a, &s.b, idx + 1, false)?;
+                let k = Self::copy_out(&s.a, 0, out)?;
+                // An ordered walk must move forward.
+                if k < key {
+                    return Err(Error::Corrupt("node keys out of order"));
+                }
+                return Ok(Some(k));
             }
         }
         Ok(None)
@@ -608,11 +663,14 @@ impl Tree {
             d -= 1;
             let (blk, idx) = path.get(d).copied().ok_or(Error::TooDeep)?;
             let h = self.load(st, blk, &mut s.b, None)?;
-            if idx > 0 {
-                let child = node_child(&s.b, idx - 1)?;
-                self.edge(st, &mut s.a, child, h.level - 1, true)?;
+            if idx > 0 && h.level > 0 {
+                self.edge(st, &mut s.a, &s.b, idx - 1, true)?;
                 let last = nr_of(&s.a) - 1;
-                return Ok(Some(Self::copy_out(&s.a, last, out)?));
+                let k = Self::copy_out(&s.a, last, out)?;
+                if k > key {
+                    return Err(Error::Corrupt("node keys out of order"));
+                }
+                return Ok(Some(k));
             }
         }
         Ok(None)

@@ -239,6 +239,10 @@ pub fn map_next<S: NodeStore + ?Sized>(
                     Some(k) => {
                         let e = Extent::decode_value(k, &v)?;
                         e.check(ctx)?;
+                        // The callers rely on it: the extent ends past `lblk`.
+                        if e.lend() <= lblk {
+                            return Err(Error::Corrupt("extent keys out of order"));
+                        }
                         Ok(Some(e))
                     }
                     None => Ok(None),
