@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Build the userspace tools (mkfs.daxfs, fsck.daxfs, dump.daxfs) from
-# fs-rust-daxfs/, which compile the same format source as the kernel.
+# Build the userspace tools (mkfs.daxfs, fsck.daxfs, dump.daxfs and the image
+# fuzzer fuzzimg.daxfs) from fs-rust-daxfs/, which compile the same format
+# source as the kernel.
 . "$(dirname "$0")/lib.sh"
 manifest=$REPO/fs-rust-daxfs/Cargo.toml
 [ -f "$manifest" ] || { log "no fs-rust-daxfs/Cargo.toml yet: no tools to build"; exit 0; }
@@ -9,9 +10,9 @@ cargo build -q --release --manifest-path "$manifest"
 # Cargo cannot put a dot in a binary's name: expose the mkfs(8)/fsck(8)
 # names in build/bin (on the guest's PATH, so mkfs -t / fsck -t daxfs work).
 mkdir -p "$REPO/build/bin"
-for t in mkfs fsck dump; do
+for t in mkfs fsck dump fuzzimg; do
 	[ -x "$REPO/fs-rust-daxfs/target/release/$t-daxfs" ] ||
 		die "cargo did not produce $t-daxfs"
 	ln -sfn "../../fs-rust-daxfs/target/release/$t-daxfs" "$REPO/build/bin/$t.daxfs"
 done
-log "tools: $REPO/build/bin/{mkfs,fsck,dump}.daxfs"
+log "tools: $REPO/build/bin/{mkfs,fsck,dump,fuzzimg}.daxfs"

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Shared code of the daxfs userspace tools (`mkfs.daxfs`, `fsck.daxfs`,
-//! `dump.daxfs`): device access, an in-memory allocator, a read/write
-//! [`daxfs_format::btree::NodeStore`] over an image, a read-only reader
-//! ([`fs::Fs`]), and the mkfs, fsck and dump implementations. All on-disk
-//! structures are encoded and decoded by the shared `daxfs_format` crate.
+//! `dump.daxfs`, `fuzzimg.daxfs`): device access, an in-memory allocator, a
+//! read/write [`daxfs_format::btree::NodeStore`] over an image, a read-only
+//! reader ([`fs::Fs`]), and the mkfs, fsck, dump and image fuzzer
+//! ([`fuzz`]) implementations. All on-disk structures are encoded and
+//! decoded by the shared `daxfs_format` crate.
 
 pub mod alloc;
 pub mod dev;
 pub mod dump;
 pub mod fs;
 pub mod fsck;
+pub mod fuzz;
 pub mod mkfs;
 pub mod util;
 
