@@ -4,6 +4,8 @@
 #
 #   make demo      build everything, boot the kernel, show daxfs (README cmd 1)
 #   make test      every test, ends with "N passed, N failed" (README cmd 2)
+#   make test-debug  the debug kernel (lockdep, KASAN, UBSAN): build, KUnit,
+#                  every guest suite, a few crash points
 #   make deps      install toolchain, QEMU, virtme-ng, guest tools
 #   make tree      the patched kernel tree in build/linux (git, branch daxfs)
 #   make patches   regenerate linux-patches/ from build/linux's commits
@@ -14,7 +16,7 @@
 #   make bench     ext4-dax / xfs-dax / daxfs benchmark in one VM
 
 SHELL := /bin/bash
-.PHONY: all demo test deps tree patches kernel tools vm check-patches bench clean-kbuild
+.PHONY: all demo test test-debug deps tree patches kernel tools vm check-patches bench clean-kbuild
 
 all: kernel tools
 
@@ -41,6 +43,9 @@ demo: kernel tools
 
 test: deps
 	scripts/test.sh
+
+test-debug: deps tools
+	DAXFS_TEST_ONLY=debug scripts/test.sh
 
 check-patches: tree
 	scripts/check-patches.sh

@@ -3,16 +3,23 @@
 # Configure and build the patched kernel out of tree in $KOUT with ccache.
 # Config = x86_64_defconfig + qemu/daxfs.config; regenerated only when the
 # fragment, the series or the toolchain changes. Prints the bzImage path.
+#
+# --debug: the debug kernel instead (qemu/daxfs-debug.config on top: lockdep,
+# KASAN, UBSAN, Rust debug assertions), in its own object directory
+# $KOUT_DEBUG, so that neither build invalidates the other.
 . "$(dirname "$0")/lib.sh"
+FRAGS=("$REPO/qemu/daxfs.config")
+if [ "${1:-}" = --debug ]; then
+	KOUT=$KOUT_DEBUG
+	FRAGS+=("$REPO/qemu/daxfs-debug.config")
+fi
 
 mkdir -p "$KOUT" "$CCACHE_DIR"
 # One sync + make at a time (every clone on the machine shares the tree).
 klock
 "$REPO/scripts/kernel-tree.sh" >&2
-FRAG=$REPO/qemu/daxfs.config
-
 config_id() {
-	{ cat "$FRAG"; cat "$KSRC/.git/daxfs-series" 2>/dev/null; rustc --version; "clang$LLVM_SUFFIX" --version | head -1; } | sha1sum | cut -c1-40
+	{ cat "${FRAGS[@]}"; cat "$KSRC/.git/daxfs-series" 2>/dev/null; rustc --version; "clang$LLVM_SUFFIX" --version | head -1; } | sha1sum | cut -c1-40
 }
 
 # check_fragment: every "=y" must be y, every "=n"/"is not set" must be unset.
@@ -29,7 +36,7 @@ check_fragment() {
 		else
 			grep -qx "$sym=$want" "$KOUT/.config" || { log "config: $sym=$want was not honoured ($(grep "^$sym=\|^# $sym " "$KOUT/.config" || echo missing))"; bad=1; }
 		fi
-	done < "$FRAG"
+	done < <(cat "${FRAGS[@]}")
 	return $bad
 }
 
@@ -37,9 +44,9 @@ if [ "$(cat "$KOUT/.daxfs-config-id" 2>/dev/null)" != "$(config_id)" ] || [ ! -f
 	log "configuring kernel in $KOUT"
 	kmake -s rustavailable >&2 || die "the Rust toolchain is not usable for this kernel (run scripts/deps.sh)"
 	kmake -s defconfig >&2
-	(cd "$KOUT" && "$KBSRC/scripts/kconfig/merge_config.sh" -m -O "$KOUT" "$KOUT/.config" "$FRAG" >/dev/null)
+	(cd "$KOUT" && "$KBSRC/scripts/kconfig/merge_config.sh" -m -O "$KOUT" "$KOUT/.config" "${FRAGS[@]}" >/dev/null)
 	kmake -s olddefconfig >&2
-	check_fragment || die "kernel config does not match qemu/daxfs.config (see above)"
+	check_fragment || die "kernel config does not match ${FRAGS[*]##*/} (see above)"
 	config_id > "$KOUT/.daxfs-config-id"
 fi
 

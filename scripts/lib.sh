@@ -37,6 +37,8 @@ VIRTME_NG_VERSION=1.42
 # Builds are serialised with a lock on the object tree (kernel-build.sh).
 KBSRC=${KBSRC:-$DAXFS_CACHE/ksrc}
 KOUT=${KOUT:-$DAXFS_CACHE/kbuild}
+# The debug kernel's object tree (scripts/kernel-build.sh --debug).
+KOUT_DEBUG=${KOUT_DEBUG:-$DAXFS_CACHE/kbuild-debug}
 export CCACHE_DIR=${CCACHE_DIR:-$DAXFS_CACHE/ccache}
 export CCACHE_COMPILERCHECK=content
 export PATH=$HOME/.cargo/bin:$PATH
@@ -70,12 +72,13 @@ ksync() {
 
 # kmake ARGS...: sync the copy, then make with the project's toolchain.
 # Compiler messages name files under $KBSRC: edit them in $KSRC.
-# The copy and the object tree are shared by every clone on the machine, so
-# sync + make run under an exclusive lock (taken once per process).
+# The copy and the object trees are shared by every clone on the machine, so
+# sync + make run under an exclusive lock (taken once per process), one for
+# both kernels since they build from the same copy.
 klock() {
 	[ -n "${DAXFS_KLOCK_HELD:-}" ] && return 0
-	mkdir -p "$(dirname "$KOUT")"
-	exec 9>"$KOUT.lock"
+	mkdir -p "$DAXFS_CACHE"
+	exec 9>"$DAXFS_CACHE/kbuild.lock"
 	flock 9
 	export DAXFS_KLOCK_HELD=$$
 }
