@@ -428,7 +428,7 @@ def main():
     global gen
     gen = Generator()
     skip = {int(x) for x in os.environ.get("DAXFS_FUZZ_SKIP", "").replace(",", " ").split()}
-    budget = float(os.environ.get("DAXFS_FUZZ_BUDGET", "0")) or float("inf")
+    budget = float(os.environ.get("DAXFS_FUZZ_BUDGET") or 0) or float("inf")
     not_run = None
     try:
         for i in range(first, first + count):
