@@ -396,8 +396,14 @@ impl fs::FileSystem for DaxFs {
 
 /// Makes a read-only filesystem writable: marks the superblock dirty (so a crash is seen at
 /// the next mount), frees the unlinked inodes left on the orphan list by a crash, and rolls
-/// back the seals and unseals it interrupted (the inodes on the list with links).
+/// back the seals and unseals it interrupted (the inodes on the list with links). Freeing
+/// or rolling back can only meet an existing or overlapping block map entry (`EEXIST`) on a
+/// damaged image (a block freed twice, say): that is `EUCLEAN`, as for any other damage.
 fn start_writing(info: &SbInfo) -> Result {
+    start_writing_inner(info).map_err(|e| if e == EEXIST { EUCLEAN } else { e })
+}
+
+fn start_writing_inner(info: &SbInfo) -> Result {
     let now = kernel::fs::Timespec::now().sec;
     info.journal.run(
         &info.pmem,

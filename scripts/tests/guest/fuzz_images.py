@@ -473,6 +473,11 @@ def main():
            "; ".join(f"image {i} ({e}): {len(ls)} lines {ls}" for i, e, ls in st.bad_refusals[:5]))
     for i, _, _ in st.bad_refusals[:3]:
         print(f"#   {repro(i)}")
+    # A damaged image is refused as damaged (EUCLEAN), as not daxfs or too
+    # big for the device (EINVAL), or as having unknown features
+    # (EOPNOTSUPP); anything else (EEXIST, say) misleads the user.
+    odd = {e: n for e, n in st.refused.items() if e not in ("EUCLEAN", "EINVAL", "ENOTSUP", "EOPNOTSUPP")}
+    report(not odd, "every refused mount gave EUCLEAN, EINVAL or EOPNOTSUPP", f"also: {odd}")
     report(not st.readdir_loops, f"every readdir ended (at most {MAX_DIR_ENTRIES} entries, or none twice)",
            "; ".join(f"image {i}: {d}: {n} entries, {r} seen before" for i, d, n, r in st.readdir_loops[:5]))
     for i in sorted({x[0] for x in st.readdir_loops})[:3]:
