@@ -15,7 +15,8 @@
 #   5. xfstests with FSTYP=daxfs when installed (XFSTESTS_DIR or /var/lib/xfstests)
 #   6. only when asked for (DAXFS_TEST_ONLY=debug, make test-debug): the debug
 #      kernel (qemu/daxfs-debug.config: lockdep, KASAN, UBSAN, Rust debug
-#      assertions): its build, KUnit and every guest suite in one boot,
+#      assertions): its build, KUnit and every guest suite in one boot (the
+#      fuzz suite with DAXFS_DEBUG_FUZZ_IMAGES images, default 200),
 #      DAXFS_DEBUG_CRASH_RUNS crash points (default 3)
 # Ends with "N passed, N failed, N skipped"; exit 1 if anything failed.
 # DAXFS_TEST_ONLY="userspace series kernel runner kunit guest leaks mounttime crash xfstests debug" selects stages.
@@ -225,7 +226,9 @@ if want debug; then
 		(klock && cp "$DBZ" "$RESULTS/bzImage-debug")
 		out=$RESULTS/debug
 		s=$(date +%s)
-		# kasan_multi_shot: every KASAN report, not only the first.
+		# kasan_multi_shot: every KASAN report, not only the first. The fuzz
+		# suite runs fewer images on this slower kernel.
+		DAXFS_FUZZ_IMAGES=${DAXFS_DEBUG_FUZZ_IMAGES:-200} \
 		"$REPO/scripts/vm.sh" --kernel "$RESULTS/bzImage-debug" --pmem 2 --timeout "${DAXFS_DEBUG_TIMEOUT:-3600}" \
 			--out "$out" --append "log_buf_len=16M kasan_multi_shot" -- "$REPO/scripts/tests/guest/run-all.sh" \
 			> "$RESULTS/debug.out" 2>&1
