@@ -3,7 +3,7 @@
 # Give the developer the patched kernel tree at $KSRC (default build/linux):
 #   - download the pinned linux-source .deb into $DAXFS_CACHE/debs (once),
 #     verify its sha256, extract it as a git repository with tag daxfs-base;
-#   - apply linux-patches/*.patch as commits with git am;
+#   - apply linux-patches/*.patch (but the cover letter) as commits with git am;
 #   - link fs/daxfs to the clone's fs-rust-daxfs/ (the filesystem's sources
 #     live in the project, not in a patch; see docs/development.md).
 # Re-running is cheap: when the tree already carries exactly linux-patches/,
@@ -63,7 +63,8 @@ verify_deb() {
 
 series_id() {
 	local f
-	for f in "$REPO"/linux-patches/*.patch; do [ -e "$f" ] || continue; cat "$f"; done | sha1sum | cut -c1-40
+	# The cover letter is not part of the tree: editing it changes nothing here.
+	for f in $(series_patches); do cat "$f"; done | sha1sum | cut -c1-40
 }
 
 git_k() { git -C "$KSRC" -c user.name="daxfs build" -c user.email="daxfs@localhost" "$@"; }
@@ -98,8 +99,7 @@ extract() {
 apply_series() {
 	git_k checkout -q -B daxfs daxfs-base
 	local p n=0
-	for p in "$REPO"/linux-patches/*.patch; do
-		[ -e "$p" ] || continue
+	for p in $(series_patches); do
 		git_k am -q --keep-cr "$p" || { git_k am --abort || true; die "patch $(basename "$p") does not apply"; }
 		n=$((n + 1))
 	done

@@ -49,6 +49,31 @@ JOBS=${JOBS:-$(nproc)}
 # commit ids, no version signature), so regeneration round-trips exactly.
 FORMAT_PATCH_OPTS=(--zero-commit --no-signature --no-renames --abbrev=12)
 
+# The cover letter of the series: its subject and blurb are written by hand
+# in this file; its shortlog and diffstat are regenerated with the series.
+COVER=$REPO/linux-patches/0000-cover-letter.patch
+
+# The patches of linux-patches/ in order, without the cover letter.
+series_patches() {
+	local p
+	for p in "$REPO"/linux-patches/*.patch; do
+		[ -e "$p" ] && [ "$p" != "$COVER" ] && printf '%s\n' "$p"
+	done
+	return 0
+}
+
+# format_series GITDIR OUT RANGE: write RANGE of GITDIR as linux-patches/
+# holds it, to OUT: the patches and the cover letter, whose subject and
+# blurb are taken from $COVER and whose date is that of the last patch.
+format_series() {
+	local dir=$1 out=$2 range=$3
+	[ -f "$COVER" ] || die "no cover letter at $COVER"
+	git -C "$dir" format-patch -q "${FORMAT_PATCH_OPTS[@]}" --cover-letter -o "$out" "$range" ||
+		die "git format-patch failed"
+	python3 "$REPO/scripts/cover-letter.py" "$out/0000-cover-letter.patch" "$COVER" \
+		"$(git -C "$dir" log -1 --format=%aD "${range#*..}")" || die "cannot fill in the cover letter"
+}
+
 log() { printf '[daxfs] %s\n' "$*" >&2; }
 die() { printf '[daxfs] error: %s\n' "$*" >&2; exit 1; }
 

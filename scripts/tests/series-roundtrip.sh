@@ -11,8 +11,7 @@ g() { git -C "$KSRC" "$@"; }
 g read-tree daxfs-base
 head=$(g rev-parse daxfs-base)
 n=0
-for p in "$REPO"/linux-patches/*.patch; do
-	[ -e "$p" ] || continue
+for p in $(series_patches); do
 	git mailinfo "$tmp/msg" "$tmp/diff" < "$p" > "$tmp/info"
 	field() { sed -n "s/^$1: //p" "$tmp/info"; }
 	g apply --cached "$tmp/diff" || die "$(basename "$p") does not apply"
@@ -23,6 +22,6 @@ for p in "$REPO"/linux-patches/*.patch; do
 	n=$((n + 1))
 done
 mkdir "$tmp/out"
-g format-patch -q "${FORMAT_PATCH_OPTS[@]}" -o "$tmp/out" "daxfs-base..$head"
+format_series "$KSRC" "$tmp/out" "daxfs-base..$head"
 diff -r "$tmp/out" "$REPO/linux-patches" || die "regenerated series differs from linux-patches/"
-echo "series of $n patches applies and round-trips byte for byte"
+echo "series of $n patches applies and round-trips byte for byte, with its cover letter"
