@@ -14,7 +14,8 @@
 //!   the filesystem is unmounted. As with ext4's `EXT4_FLAGS_EMERGENCY_RO`, the mount is not
 //!   flipped to `ro`: that needs `s_umount`, which the paths finding corruption may not take.
 //! - `errors=continue`: nothing more.
-//! - `errors=panic`: the kernel panics.
+//! - `errors=panic`: the kernel panics (C's `panic()`, through [`kernel::panic::panic`]; not
+//!   Rust's `panic!`, which would only kill the task, with the journal's lock held).
 
 use crate::format;
 use kernel::{
@@ -150,7 +151,9 @@ impl Errors {
                     );
                 }
             }
-            Policy::Panic => panic!("daxfs: {}: errors=panic: {}", self.dev(), e),
+            Policy::Panic => {
+                kernel::panic::panic(fmt!("daxfs: {}: errors=panic: {}", self.dev(), e))
+            }
         }
         errno
     }

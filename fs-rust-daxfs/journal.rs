@@ -147,7 +147,7 @@ impl Journal {
         if self.stats.fail_this_commit() {
             st.broken = true;
             pr_warn!(
-                "debug_fail_commit: commit refused; the journal is shut down until remounted\n"
+                "debug_fail_commit: commit refused; the journal is shut down until unmounted\n"
             );
             return Err(EIO);
         }
@@ -159,7 +159,7 @@ impl Journal {
             }
             Err(format::Error::Io) => {
                 st.broken = true;
-                pr_err!("transaction commit failed: I/O error; the filesystem is now read-only until remounted\n");
+                pr_err!("transaction commit failed: I/O error; every change fails with EIO until unmounted\n");
                 Err(EIO)
             }
             Err(e) => Err(self.errors.report(0, e)),

@@ -13,8 +13,8 @@ use crate::{
         dir::NAME_MAX,
         journal::{journal_state, JournalHeader, JournalState, JH_SIZE},
         superblock::{
-            INCOMPAT_SUPPORTED, MIN_BLOCKS, ROOT_INO, SB_SIZE, STATE_CLEAN, STATE_DIRTY,
-            STATFS_MAGIC, VERSION_MAJOR,
+            INCOMPAT_SUPPORTED, MIN_BLOCKS, ROOT_INO, RO_COMPAT_SUPPORTED, SB_SIZE, STATE_CLEAN,
+            STATE_DIRTY, STATFS_MAGIC, VERSION_MAJOR,
         },
         txn::{read_superblock, recover, txn_staging_size, TXN_MAX_BLOCKS},
         FsCtx, Superblock, BLOCK_SIZE, BLOCK_SIZE_U64,
@@ -240,6 +240,14 @@ impl fs::FileSystem for DaxFs {
             Err(e) => refuse!(EUCLEAN, "invalid journal header: {}", e),
         };
         let mut read_only = sb.is_read_only();
+        let ro_compat = unknown_ro_compat(&fsb);
+        if ro_compat != 0 && !read_only {
+            refuse!(
+                EROFS,
+                "unsupported read-only-compatible features {:#x}: mount read-only",
+                ro_compat
+            );
+        }
         let pending = match journal_state(&jh) {
             Ok(JournalState::Clean { .. }) => false,
             Ok(JournalState::NeedsReplay { .. }) => true,
@@ -253,8 +261,7 @@ impl fs::FileSystem for DaxFs {
             // The filesystem is seen as of before the pending transaction; nothing may be
             // written on top of it.
             pr_warn!(
-                "{}: norecovery: skipping journal recovery, mounting read-only
-",
+                "{}: norecovery: skipping journal recovery, mounting read-only\n",
                 dev
             );
             read_only = true;
@@ -311,13 +318,14 @@ impl fs::FileSystem for DaxFs {
             Ok(_) => refuse!(EUCLEAN, "root inode is not a directory"),
             Err(e) => refuse!(EUCLEAN, "invalid root inode: {}", e),
         }
-        if fsb.state != STATE_CLEAN || fsb.errors != 0 {
-            let errs = if fsb.errors != 0 {
-                " and has errors; run fsck.daxfs"
-            } else {
-                ""
-            };
-            pr_info!("{}: filesystem was not cleanly unmounted{}\n", dev, errs);
+        match (fsb.state != STATE_CLEAN, fsb.errors != 0) {
+            (true, true) => pr_info!(
+                "{}: filesystem was not cleanly unmounted and has errors; run fsck.daxfs\n",
+                dev
+            ),
+            (true, false) => pr_info!("{}: filesystem was not cleanly unmounted\n", dev),
+            (false, true) => pr_info!("{}: filesystem has errors; run fsck.daxfs\n", dev),
+            (false, false) => {}
         }
         if !read_only {
             if let Err(e) = start_writing(&info) {
@@ -359,7 +367,18 @@ impl fs::FileSystem for DaxFs {
         }
         match (sb.is_read_only(), read_only) {
             (false, true) => stop_writing(sb),
-            (true, false) => start_writing(&sb.data())?,
+            (true, false) => {
+                let ro_compat = unknown_ro_compat(&sb.data().sb);
+                if ro_compat != 0 {
+                    pr_err!(
+                        "{}: unsupported read-only-compatible features {:#x}: cannot remount read-write\n",
+                        sb.id().to_str().unwrap_or("?"),
+                        ro_compat
+                    );
+                    return Err(EROFS);
+                }
+                start_writing(&sb.data())?
+            }
             _ => {}
         }
         Ok(())
@@ -392,6 +411,13 @@ impl fs::FileSystem for DaxFs {
             fsid: lo ^ hi,
         })
     }
+}
+
+/// The read-only-compatible feature bits of `s` this kernel does not know: a filesystem that
+/// has any can be read but not written (as on ext4), since writing would not keep what those
+/// features stand for.
+fn unknown_ro_compat(s: &Superblock) -> u64 {
+    s.feature_ro_compat & !RO_COMPAT_SUPPORTED
 }
 
 /// Makes a read-only filesystem writable: marks the superblock dirty (so a crash is seen at

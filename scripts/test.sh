@@ -9,6 +9,7 @@
 #      - guest suites: scripts/tests/guest/*.sh ("ok - x" / "not ok - x" / "skip - x")
 #      - the daxfs mount/umount leak loop again, in a boot with kmemleak=on
 #      - mount time: 1 GiB vs 16 GiB NVDIMM, in a boot of its own
+#      - errors=panic: corrupted metadata stops the machine (a boot that must panic)
 #   4. crash consistency: scripts/tests/crash-test.sh on daxfs, DAXFS_CRASH_RUNS
 #      points (default 30); a failure when the guest stage found that daxfs
 #      cannot be mounted read-write
@@ -19,13 +20,13 @@
 #      fuzz suite with DAXFS_DEBUG_FUZZ_IMAGES images, default 200),
 #      DAXFS_DEBUG_CRASH_RUNS crash points (default 3)
 # Ends with "N passed, N failed, N skipped"; exit 1 if anything failed.
-# DAXFS_TEST_ONLY="userspace series kernel runner kunit guest leaks mounttime crash xfstests debug" selects stages.
+# DAXFS_TEST_ONLY="userspace series kernel runner kunit guest leaks mounttime panic crash xfstests debug" selects stages.
 . "$(dirname "$0")/lib.sh"
 set +e
 
 # The debug kernel stage is not in the default set yet: a cold build of both
 # kernels plus the suites on each does not fit CI's budget (README, "Times").
-only=${DAXFS_TEST_ONLY:-userspace series kernel runner kunit guest leaks mounttime crash xfstests}
+only=${DAXFS_TEST_ONLY:-userspace series kernel runner kunit guest leaks mounttime panic crash xfstests}
 want() { [[ " $only " == *" $1 "* ]]; }
 PASS=0 FAIL=0 SKIP=0
 FAILED=()
@@ -121,7 +122,7 @@ if [ -f "$BZ" ] && [ -z "${DAXFS_KERNEL:-}" ]; then
 	BZ=$DAXFS_KERNEL
 fi
 
-if [ ! -f "$BZ" ] && { want runner || want kunit || want guest || want leaks || want mounttime || want xfstests; }; then
+if [ ! -f "$BZ" ] && { want runner || want kunit || want guest || want leaks || want mounttime || want panic || want xfstests; }; then
 	fail "VM stages" "no kernel image at $BZ"
 else
 	if want runner; then
@@ -172,6 +173,26 @@ else
 		echo "mount-time boot took $(( $(date +%s) - s )) s"
 		tap "mounttime" "$RESULTS/mount-time.out"
 		[ "$mrc" = 0 ] || fail "mounttime" "vm.sh exit $mrc (see $RESULTS/mount-time)"
+	fi
+	if want panic; then
+		stage "errors=panic: the machine stops"
+		# The guest is meant to die: vm.sh exits 125 (guest crashed) and the
+		# console must show the kernel's panic() with daxfs's message, not a
+		# BUG() from Rust's panic!() ("Fatal exception" under oops=panic).
+		s=$(date +%s)
+		"$REPO/scripts/vm.sh" --pmem 1 --timeout 300 --out "$RESULTS/errors-panic" -- \
+			"$REPO/scripts/tests/guest/errors-panic.sh" > "$RESULTS/errors-panic.out" 2>&1
+		prc=$?
+		echo "errors=panic boot took $(( $(date +%s) - s )) s (vm.sh exit $prc)"
+		grep -E '^(ok|not ok) - ' "$RESULTS/errors-panic.out"
+		grep -q '^not ok - ' "$RESULTS/errors-panic.out" && fail "errors=panic" "a set-up step or the panic failed (see $RESULTS/errors-panic.out)"
+		if [ "$prc" = 125 ] && grep -aq 'Kernel panic - not syncing: daxfs: pmem0: errors=panic: ' "$RESULTS/errors-panic/console.log" &&
+			! grep -aqE 'kernel BUG at|Oops|rust_panic|Fatal exception' "$RESULTS/errors-panic/console.log"; then
+			pass "errors=panic: corrupted metadata panics the kernel with daxfs's message"
+		else
+			fail "errors=panic: corrupted metadata panics the kernel with daxfs's message" \
+				"vm.sh exit $prc; console: $(grep -aE 'Kernel panic|BUG|Oops' "$RESULTS/errors-panic/console.log" 2>/dev/null | head -3 | tr '\n' ' ')"
+		fi
 	fi
 	if want crash; then
 		stage "crash consistency (SIGKILL of QEMU, recovery, fsck)"

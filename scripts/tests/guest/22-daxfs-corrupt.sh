@@ -37,6 +37,16 @@ refused zero EINVAL "bad magic"
 refused sb-checksum EUCLEAN "checksum mismatch"
 refused incompat ENOTSUP "unsupported incompatible features 0x10000000000"
 refused version EINVAL "unsupported format version 7"
+# An unknown read-only-compatible feature: readable, never written (as on
+# ext4). The damage helper mounts with mount(2), which does not retry
+# read-only on EROFS as mount(8) does.
+refused ro-compat EROFS "unsupported read-only-compatible features 0x10000000000: mount read-only"
+t "ro-compat: a read-only mount works and lists the files" sh -c \
+	"test \"\$(python3 $UTIL mount /dev/pmem1 $DX_MNT ro)\" = OK && ls $DX_MNT/links >/dev/null"
+t "ro-compat: remount read-write fails with EROFS and one log line" sh -c \
+	"! mount -o remount,rw $DX_MNT 2>/dev/null && grep -q \" $DX_MNT daxfs ro,\" /proc/mounts &&
+	 dmesg | grep 'daxfs: pmem1: ' | tail -1 | grep -q 'cannot remount read-write'"
+t "ro-compat: umount" umount "$DX_MNT"
 refused geometry EUCLEAN "invalid superblock"
 refused journal EUCLEAN "invalid journal header"
 # A committed transaction whose log does not match its commit word: recovery

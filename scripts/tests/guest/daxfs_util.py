@@ -456,6 +456,10 @@ def corrupt(dev, kind):
         elif kind == "incompat":
             struct.pack_into("<Q", sb, 0x20, _get(sb, "incompat") | (1 << 40))
             _reseal(sb)
+        elif kind == "ro-compat":
+            # A read-only-compatible feature this kernel does not know.
+            struct.pack_into("<Q", sb, 0x18, struct.unpack_from("<Q", sb, 0x18)[0] | (1 << 40))
+            _reseal(sb)
         elif kind == "version":
             struct.pack_into("<I", sb, 0x08, 7)
             _reseal(sb)

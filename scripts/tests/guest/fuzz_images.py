@@ -14,7 +14,9 @@ is spent are reported as skipped).
   MNT      an empty directory
 For each image FIRST .. FIRST + COUNT - 1: write it, mount it (-t daxfs).
 Refused: the errno is counted, and the refusal must have logged 1 to
-MAX_REFUSAL_LINES "daxfs: DEV: " kernel lines. Mounted: walk everything
+MAX_REFUSAL_LINES "daxfs: DEV: " kernel lines; an image with an unknown
+read-only-compatible feature is refused read-write with EROFS and one line,
+then mounted read-only and only walked. Mounted: walk everything
 (readdir, lstat, read every regular file, readlink), write to a file, create
 a file and a directory, rename, unlink, seal and unseal (daxfs's fallocate
 modes), truncate, umount (which must succeed); every errno is counted. Then
@@ -37,6 +39,8 @@ import time
 from tap import Reporter, exit_status
 
 from pmem_calls import BS, MNT_DETACH, SEAL, UNSEAL, falloc, mount, umount
+
+MS_RDONLY = 1
 
 MAX_REFUSAL_LINES = 5     # "at most a few": the refusal, recovery, orphan notes
 MAX_READ = 16 << 20       # per file: a damaged size may claim exabytes of holes
@@ -100,6 +104,7 @@ def run(cmd, timeout):
 class Stats:
     def __init__(self):
         self.mounted = 0
+        self.refused_rw = 0                    # unknown ro_compat: mounted read-only instead
         self.refused = collections.Counter()
         self.calls = collections.Counter()     # (call, errno name)
         self.errnos = collections.Counter()    # errno name over every call
@@ -366,6 +371,18 @@ def one(i, kmsg):
     mlines = kmsg.lines()
     lines += mlines
     own = [ln for ln in mlines if f"daxfs: {devname}: " in ln]
+    read_only = False
+    if e == errno.EROFS and any("read-only-compatible" in ln for ln in own):
+        # An unknown read-only-compatible feature: refused read-write (one
+        # line, counted), then mounted read-only and walked without writing.
+        st.refused_rw += 1
+        if len(own) != 1:
+            st.bad_refusals.append((i, ename(e), own[:8]))
+        e = mount(dev, mnt, flags=MS_RDONLY, opts=options(i))
+        mlines = kmsg.lines()
+        lines += mlines
+        own = [ln for ln in mlines if f"daxfs: {devname}: " in ln]
+        read_only = True
     if e:
         st.refused[ename(e)] += 1
         st.refusal_lines[len(own)] += 1
@@ -376,8 +393,9 @@ def one(i, kmsg):
         try:
             files = walk()
             t = st.took("walk", t)
-            write_ops(files)
-            t = st.took("write, seal, unseal, truncate", t)
+            if not read_only:
+                write_ops(files)
+                t = st.took("write, seal, unseal, truncate", t)
         finally:
             u = umount(mnt)
             t = st.took("umount", t)
@@ -502,6 +520,7 @@ def summary(el):
     print(f"# fuzz summary: {done} images in {el:.0f} s ({done / max(el, 1e-9):.2f} images/s)")
     print(f"#   mounted {st.mounted}, refused {sum(st.refused.values())}: "
           + ", ".join(f"{k} {v}" for k, v in st.refused.most_common()))
+    print(f"#   refused read-write (unknown read-only-compatible feature), mounted read-only: {st.refused_rw}")
     print("#   kernel lines per refusal: "
           + ", ".join(f"{k}: {v}" for k, v in sorted(st.refusal_lines.items())))
     n, i = st.most_lines_mounted

@@ -527,6 +527,14 @@ fn superblocks(
         note(r, &p, fixed, mode);
         (bk, None)
     };
+    // Before anything is written: the superblock used must have no unknown
+    // read-only-compatible feature.
+    if let Ok(sb) = &primary {
+        known_ro_compat(sb)?;
+    }
+    if let Some((_, bk)) = &named {
+        known_ro_compat(bk)?;
+    }
     // A primary that does not decode may be one torn by a crash while a
     // committed transaction was applied: the replay completes it (it
     // rewrites every byte the transaction changed), which writing the
@@ -551,6 +559,7 @@ fn superblocks(
         }
         (Err(pe), None) => match find_backup(dev, &b) {
             Ok((blk, src, bk)) => {
+                known_ro_compat(&bk)?;
                 let (sb, p) = restore(pe.to_string(), blk, src, bk, true);
                 (sb, false, p)
             }
@@ -585,6 +594,20 @@ fn superblocks(
             (sb, false, None)
         }
     })
+}
+
+/// As e2fsck: what an unknown read-only-compatible feature adds to the
+/// format is not known here, so neither checking nor repairing a
+/// filesystem that has one can be trusted (the kernel mounts it read-only
+/// only). An operational error, before anything is written.
+fn known_ro_compat(sb: &Superblock) -> Result<(), String> {
+    match sb.feature_ro_compat & !RO_COMPAT_SUPPORTED {
+        0 => Ok(()),
+        unknown => Err(format!(
+            "unsupported read-only-compatible features {:#x}: this fsck.daxfs cannot check them",
+            unknown
+        )),
+    }
 }
 
 /// Writes superblock `sb` over the primary.

@@ -1057,6 +1057,38 @@ fn no_superblock_is_operational_error() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn unknown_ro_compat_feature_is_operational_error() {
+    let dir = common::scratch("rocompat");
+    let img = base(&dir);
+    let before = std::fs::read(&img).unwrap();
+    let mut b = [0u8; SB_SIZE];
+    b.copy_from_slice(&before[..SB_SIZE]);
+    let mut sb = Superblock::decode(&b).unwrap();
+    sb.feature_ro_compat |= 1 << 40;
+    sb.encode(&mut b);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&img)
+        .unwrap()
+        .write_all_at(&b, 0)
+        .unwrap();
+    let changed = std::fs::read(&img).unwrap();
+    for mode in ["-n", "-y"] {
+        let out = Command::new(FSCK).arg(mode).arg(&img).output().unwrap();
+        assert_eq!(out.status.code(), Some(8), "{mode}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout)
+                .contains("unsupported read-only-compatible features 0x10000000000"),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // Neither mode wrote anything.
+    assert!(std::fs::read(&img).unwrap() == changed);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Runs the fsck binary; returns its exit code and stdout + stderr.
 fn fsck_bin(args: &[&str], img: &Path) -> (i32, String) {
     let out = Command::new(FSCK).args(args).arg(img).output().unwrap();
