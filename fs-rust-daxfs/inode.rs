@@ -447,12 +447,16 @@ fn zero_tail(inode: &INode<DaxFs>, pos: u64) -> Result {
     }
     let sb = inode.super_block();
     let info = sb.data().get_ref();
-    let raw = inode.data().get();
     let lblk = pos / BLOCK_SIZE_U64;
-    let e = info
-        .scratch
-        .with(|s| map_lookup(&raw, inode.ino(), &info.ctx, &mut info.store(), s, lblk))?
-        .map_err(|e| corrupt(sb, inode.ino(), e))?;
+    // The map is read under the on-disk inode's lock, as in `next_extent`: a write fault may
+    // be committing an allocation in this file meanwhile (an extending write holds `i_rwsem`,
+    // not the invalidate lock), and its transaction rewrites the nodes of the map.
+    let e = {
+        let raw = inode.data().lock();
+        info.scratch
+            .with(|s| map_lookup(&raw, inode.ino(), &info.ctx, &mut info.store(), s, lblk))?
+            .map_err(|e| corrupt(sb, inode.ino(), e))?
+    };
     match e {
         Some(e) if e.flags & EXTENT_UNWRITTEN == 0 => {
             let pblk = e.pblk + (lblk - e.lblk);
@@ -518,8 +522,6 @@ pub(crate) fn zero_past_eof(inode: &INode<DaxFs>, old: u64, new: u64) -> Result 
 /// growing only records the size (the new range is a hole). Page faults are kept out (the
 /// mapping's invalidate lock) and pinned DAX pages waited for before any block is freed.
 fn truncate(inode: &INode<DaxFs>, size: i64) -> Result {
-    let sb = inode.super_block();
-    let info = sb.data();
     let new = u64::try_from(size).map_err(|_| EINVAL)?;
     let old = u64::try_from(inode.size()).unwrap_or(0);
     if inode.data().get().is_sealed() {
@@ -535,18 +537,11 @@ fn truncate(inode: &INode<DaxFs>, size: i64) -> Result {
         zero_past_eof(inode, old, new)?;
     }
     loop {
-        let done = info.journal.run(
-            &info.pmem,
-            |t, s| {
-                let mut raw = vfs_to_raw(inode, inode.data().get());
-                let done = ops::op_truncate(t, s, inode.ino(), &mut raw, new, FREE_BUDGET)?;
-                Ok((done, raw))
-            },
-            |(done, raw)| {
-                raw_to_vfs(inode, raw);
-                done
-            },
-        )?;
+        // Under the on-disk inode's lock, as every change of the map: FIEMAP reads the map
+        // without `i_rwsem`, holding only that lock.
+        let done = map_txn(inode, |t, s, raw| {
+            ops::op_truncate(t, s, inode.ino(), raw, new, FREE_BUDGET)
+        })?;
         if done {
             break;
         }
