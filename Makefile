@@ -13,10 +13,11 @@
 #   make tools     mkfs.daxfs / fsck.daxfs / dump.daxfs (cargo, release)
 #   make vm        interactive shell in the VM (virtme-ng, NVDIMM attached)
 #   make check-patches   checkpatch.pl on linux-patches/
+#   make series-build    build the series patch by patch (each must build on its own; long)
 #   make bench     ext4-dax / xfs-dax / daxfs benchmark in one VM
 
 SHELL := /bin/bash
-.PHONY: all demo test test-debug deps tree patches kernel tools vm check-patches bench clean-kbuild
+.PHONY: all demo test test-debug deps tree patches kernel tools vm check-patches series-build bench clean-kbuild
 
 all: kernel tools
 
@@ -49,6 +50,9 @@ test-debug: deps tools
 
 check-patches: tree
 	scripts/check-patches.sh
+
+series-build: deps
+	scripts/series-build.sh
 
 bench: kernel tools
 	scripts/bench.sh
