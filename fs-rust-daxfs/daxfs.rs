@@ -21,8 +21,7 @@
 //! - [`pmem`]: the persistent memory access layer.
 
 #[path = "format/mod.rs"]
-#[allow(dead_code)]
-pub mod format;
+mod format;
 
 mod dir;
 mod errors;

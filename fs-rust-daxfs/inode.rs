@@ -459,7 +459,7 @@ fn zero_tail(inode: &INode<DaxFs>, pos: u64) -> Result {
     };
     match e {
         Some(e) if e.flags & EXTENT_UNWRITTEN == 0 => {
-            let pblk = e.pblk + (lblk - e.lblk);
+            let pblk = e.map(lblk).ok_or(EUCLEAN)?;
             info.pmem
                 .zero(pblk * BLOCK_SIZE_U64 + off as u64, BLOCK_SIZE - off)?;
             dax::fence();

@@ -121,11 +121,6 @@ impl NodeHeader {
     pub fn capacity(&self) -> usize {
         node_capacity(self.value_size())
     }
-
-    /// True for a leaf.
-    pub fn is_leaf(&self) -> bool {
-        self.level == 0
-    }
 }
 
 /// Initialises `buf` as an empty node.
@@ -589,6 +584,7 @@ impl Tree {
 
     /// Exact lookup: copies the value of `key` into `out`; `Ok(false)` if
     /// absent.
+    #[cfg(not(CONFIG_DAXFS_FS))]
     pub fn get<S: NodeStore + ?Sized>(
         &self,
         st: &mut S,

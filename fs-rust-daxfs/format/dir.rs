@@ -287,7 +287,9 @@ pub fn dir_remove<S: NodeStore + ?Sized>(
 
 /// `readdir`: the first stored entry at position `pos` or later (positions
 /// below [`COOKIE_MIN`] start at the first entry). The next position is
-/// the returned key + 1.
+/// the returned key + 1. (The kernel's `readdir` walks whole leaves
+/// instead; this is for the tools.)
+#[cfg(not(CONFIG_DAXFS_FS))]
 pub fn dir_next<S: NodeStore + ?Sized>(
     dir: &Inode,
     ino: u64,

@@ -222,6 +222,7 @@ impl<'a> TxnWriter<'a> {
     }
 
     /// Bytes used so far.
+    #[cfg(not(CONFIG_DAXFS_FS))]
     pub fn len(&self) -> usize {
         self.pos
     }
@@ -279,7 +280,9 @@ fn txn_crc(txn: &[u8], seed: u32) -> u32 {
 /// A validated committed transaction.
 #[derive(Clone, Copy, Debug)]
 pub struct Txn<'a> {
-    /// Sequence number.
+    /// Sequence number (checked when the transaction is validated; read
+    /// afterwards only by the tools).
+    #[cfg_attr(CONFIG_DAXFS_FS, allow(dead_code))]
     pub seq: u32,
     /// Number of records.
     pub nr: u32,

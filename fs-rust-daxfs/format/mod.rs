@@ -21,13 +21,25 @@
 //! - [`extent`]: extent records and the per-file extent map.
 //! - [`btree`]: the generic 4 KiB B+tree node and tree algorithms.
 //! - [`dir`]: directory entries, name hashing and directory operations.
-//! - [`alloc`]: block/inode bitmaps and the per-2 MiB-group usage table.
+//! - `alloc` (userspace only): block/inode bitmaps and the per-2 MiB-group
+//!   usage table, in memory.
 //! - [`journal`]: the metadata redo journal.
 //! - [`txn`]: transactions over a [`txn::Medium`], the block and inode
 //!   allocators, the orphan list and mount-time recovery.
 //! - [`ops`]: namespace and block-map operations (create, link, unlink,
 //!   rename, allocate, truncate, free) inside one transaction.
+//!
+//! The kernel compiles this tree as a private module of fs/daxfs, with dead
+//! code an error: it must use what it compiles. Items only the tools use are
+//! left out of the kernel build with `#[cfg(not(CONFIG_DAXFS_FS))]`; items
+//! stay `pub` for the userspace crate, which the kernel's `unreachable_pub`
+//! would otherwise refuse. Without the KUnit tests, a few items are used by
+//! nothing but those tests, so dead code is allowed in that configuration.
+#![cfg_attr(CONFIG_DAXFS_FS, allow(unreachable_pub))]
+#![cfg_attr(all(CONFIG_DAXFS_FS, not(CONFIG_DAXFS_KUNIT_TEST)), allow(dead_code))]
 
+// In-memory bitmap helpers for mkfs and fsck; the kernel allocates through `txn`.
+#[cfg(not(CONFIG_DAXFS_FS))]
 pub mod alloc;
 pub mod btree;
 pub mod bytes;
@@ -54,8 +66,6 @@ pub const BLOCK_SHIFT: u32 = 12;
 pub const BLOCK_SIZE_U64: u64 = 4096;
 /// Blocks per allocation group: one 2 MiB huge page.
 pub const GROUP_BLOCKS: u64 = 512;
-/// Size of an allocation group (a PMD-sized huge page) in bytes.
-pub const GROUP_SIZE: u64 = 2 * 1024 * 1024;
 
 /// One filesystem block, the unit in which nodes are read and written.
 pub type Block = [u8; BLOCK_SIZE];

@@ -52,6 +52,7 @@ pub const MAX_INODES: u64 = 1 << 32;
 pub const DEFAULT_BYTES_PER_INODE: u64 = 65536;
 
 /// Compatible features: unknown bits are ignored.
+#[cfg(not(CONFIG_DAXFS_FS))]
 pub const COMPAT_SUPPORTED: u64 = 0;
 /// Read-only compatible features: unknown bits force a read-only mount.
 pub const RO_COMPAT_SUPPORTED: u64 = 0;
@@ -140,6 +141,7 @@ pub const SB_OFF_WRITE_TIME: usize = 0x130;
 /// Offset of `mount_count` (u32).
 pub const SB_OFF_MOUNT_COUNT: usize = 0x138;
 /// Offset of `flags` (u32, reserved, zero).
+#[cfg(not(CONFIG_DAXFS_FS))]
 pub const SB_OFF_FLAGS: usize = 0x13C;
 /// Offset of `dir_hash_key` (16 bytes).
 pub const SB_OFF_DIR_HASH_KEY: usize = 0x140;
@@ -297,6 +299,7 @@ impl Layout {
     /// Blocks that do not exist at the end of the last group (counted as
     /// used in the group table so that a zero entry always means a whole,
     /// aligned, free 2 MiB group).
+    #[cfg(not(CONFIG_DAXFS_FS))]
     pub fn tail_missing(&self) -> u64 {
         self.group_count * GROUP_BLOCKS - self.data_blocks
     }
@@ -304,6 +307,7 @@ impl Layout {
     /// Blocks read by mount, independent of the device size: the
     /// superblock, the journal header, and at most the whole journal log
     /// when a committed transaction must be replayed.
+    #[cfg(not(CONFIG_DAXFS_FS))]
     pub fn mount_read_blocks(&self) -> u64 {
         1 + self.journal_blocks
     }
@@ -424,6 +428,7 @@ impl Superblock {
     }
 
     /// Sets the label; fails if longer than [`LABEL_MAX`] or containing NUL.
+    #[cfg(not(CONFIG_DAXFS_FS))]
     pub fn set_label(&mut self, l: &[u8]) -> Result<()> {
         if l.len() > LABEL_MAX || l.contains(&0) {
             return Err(Error::BadField("label"));

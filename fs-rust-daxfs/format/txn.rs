@@ -244,6 +244,7 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
     /// (zeroing or filling newly allocated data blocks before the commit,
     /// whose first fence orders them before the commit point). Never use
     /// it for metadata: those writes would bypass the journal.
+    #[cfg(not(CONFIG_DAXFS_FS))]
     pub fn medium(&mut self) -> &mut M {
         self.m
     }
@@ -258,6 +259,7 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
     }
 
     /// True if nothing has been touched yet.
+    #[cfg(not(CONFIG_DAXFS_FS))]
     pub fn is_empty(&self) -> bool {
         self.n == 0 && !self.sb_dirty
     }
@@ -364,6 +366,7 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
 
     /// Journaled write of `data` at device offset `off`; the bytes must
     /// lie inside one block (for example a long symlink target).
+    #[cfg(not(CONFIG_DAXFS_FS))]
     pub fn write_bytes(&mut self, off: u64, data: &[u8]) -> Result<()> {
         let blk = off / BLOCK_SIZE_U64;
         let o = (off % BLOCK_SIZE_U64) as usize;

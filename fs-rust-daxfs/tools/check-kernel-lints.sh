@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Compiles the shared format source the way the kernel will: as a module of
+# Compiles the shared format source the way the kernel will (with
+# CONFIG_DAXFS_FS set, so the tools-only items are left out): as a module of
 # a no_std crate, edition 2021, with the kernel's rust_common_flags lint set
 # (clippy included), every warning an error. Run from anywhere.
 set -eu
@@ -17,6 +18,7 @@ EOT
 driver=$(command -v clippy-driver || echo "$HOME/.cargo/bin/clippy-driver")
 "$driver" --edition=2021 --crate-type=lib --crate-name=daxfs_format_kcheck \
 	-Cpanic=abort -Coverflow-checks=on -O --out-dir "$tmp" \
+	--cfg CONFIG_DAXFS_FS \
 	-Dwarnings \
 	-Dnon_ascii_idents -Dunsafe_op_in_unsafe_fn -Wmissing_docs \
 	-Wrust_2018_idioms -Wunreachable_pub -Wclippy::all \
