@@ -7,7 +7,8 @@
 # field, or random bit flips; half with every checksum recomputed), are
 # written to /dev/pmem1 and mounted: a refused mount logs one to a few lines;
 # a mounted one is walked, read, written, sealed, unsealed, truncated and
-# unmounted; fsck.daxfs -n and -y run on each. No kernel report, no fsck
+# unmounted; fsck -n and -y (fsck.daxfs's checker, in the generator's process)
+# run on each. No kernel report, no fsck
 # crash, every mount unmounted, every readdir ends (fuzz_images.py).
 # DAXFS_FUZZ_FIRST: the first index (default 0). DAXFS_FUZZ_SKIP: indices not
 # to run (reported as skipped; to look past a known failure).

@@ -490,3 +490,57 @@ fn damaged_directory_separator_is_an_error() {
     assert!(error, "the damage went unnoticed");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `fuzzimg.daxfs --serve`: an index writes that image (byte for byte what
+/// `generate` makes) and answers its description; `fsck -n`/`fsck -y`
+/// answer what fsck's checker reports on the image written, and `-y`
+/// repairs it in place; anything else is an error line, and the server
+/// goes on.
+#[test]
+fn serve_writes_images_and_checks_them() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let b = base();
+    let d = common::scratch("fuzz-serve");
+    let out = d.join("img");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fuzzimg-daxfs"))
+        .args(["--serve", out.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"3\nfsck -n\nfsck -y\nbogus\nfsck -n\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{:?}", o);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{:#?}", lines);
+    let g = generate(&b, DEFAULT_SEED, 3);
+    assert_eq!(lines[0], g.describe());
+    // What fsck's checker says on a copy of image 3, in the same order.
+    let copy = d.join("copy");
+    let answer = |r: &daxfs_tools::fsck::Report| {
+        format!(
+            "fsck {} {}: {}",
+            r.exit,
+            r.lines.len(),
+            r.lines.last().map(String::as_str).unwrap_or("")
+        )
+        .replace(copy.to_str().unwrap(), out.to_str().unwrap())
+    };
+    let n = fsck_img(&g.img, &copy, Mode::No);
+    assert_eq!(lines[1], answer(&n));
+    let y = common::check(&copy, Mode::Yes);
+    assert_eq!(lines[2], answer(&y));
+    assert!(lines[3].starts_with("error: "), "{}", lines[3]);
+    let n2 = common::check(&copy, Mode::No);
+    assert_eq!(lines[4], answer(&n2));
+    // -y wrote its repairs to the served image as to the copy.
+    assert!(std::fs::read(&out).unwrap() == std::fs::read(&copy).unwrap());
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -12,6 +12,7 @@ use std::process::exit;
 
 use daxfs_tools::dev::blockdev_size;
 use daxfs_tools::format::BLOCK_SIZE;
+use daxfs_tools::fsck::{fsck, Mode, Options};
 use daxfs_tools::fuzz::{generate, generate_into, Base, DEFAULT_SEED};
 use daxfs_tools::util::getopt;
 
@@ -26,9 +27,15 @@ Usage: fuzzimg.daxfs [--seed S] --index I [--describe] OUTPUT
   --count N     N images, written to OUTDIR/fuzz-S-I.img
   --describe    print what each image changed (one line per image)
   --base        the populated image without any change
-  --serve       read indices from stdin, one per line; write each image to
-                OUTPUT and then print its description (one process for a
-                whole series: the base image is built once)
+  --serve       read requests from stdin, one per line, and answer each
+                with one line (one process for a whole series: the base
+                image is built once, and no process is started per check):
+                  I        write image I to OUTPUT; answer its description
+                  fsck -n  check OUTPUT as `fsck.daxfs -n OUTPUT` does (the
+                  fsck -y  same library code), or repair it as -y does;
+                           answer `fsck EXIT LINES: LAST` (fsck(8) exit
+                           code, output lines, the last one). A panic ends
+                           the process with exit 101, as fsck.daxfs's would.
 OUTPUT may be a regular file (created or truncated to the image's size) or a
 block device at least as large as the image (only the image's bytes are
 written, from byte 0).
@@ -91,8 +98,29 @@ fn write_image(path: &Path, img: &[u8], buf: &mut Vec<u8>) -> Result<(), String>
     }
 }
 
+/// `--serve`'s answer to `fsck -n`/`fsck -y`: runs the checker of
+/// `fsck.daxfs` on `out` (it opens and closes the device, as a new
+/// `fsck.daxfs` process would) and sums its report up in one line.
+fn serve_fsck(out: &Path, mode: Mode) -> String {
+    let r = fsck(
+        out,
+        Options {
+            mode,
+            verbose: false,
+        },
+    );
+    let last = r.lines.last().map(String::as_str).unwrap_or("");
+    format!(
+        "fsck {} {}: {}",
+        r.exit,
+        r.lines.len(),
+        last.replace('\n', " ")
+    )
+}
+
 /// `--serve`: for each index read from stdin, writes the image to `out`
-/// and prints its description, or `error: ...`.
+/// and prints its description, or `error: ...`; for each `fsck -n` or
+/// `fsck -y`, checks `out` and prints the summary of [`serve_fsck`].
 fn serve_images(base: &Base, seed: u64, out: &Path) {
     let stdout = std::io::stdout();
     let (mut spare, mut buf) = (Vec::new(), Vec::new());
@@ -100,17 +128,21 @@ fn serve_images(base: &Base, seed: u64, out: &Path) {
         let Ok(line) = line else {
             break;
         };
-        let reply = match line.trim().parse::<u64>() {
-            Ok(i) => {
-                let g = generate_into(base, seed, i, std::mem::take(&mut spare));
-                let r = match write_image(out, &g.img, &mut buf) {
-                    Ok(()) => g.describe(),
-                    Err(e) => format!("error: {}", e),
-                };
-                spare = g.img;
-                r
-            }
-            Err(_) => format!("error: not an index: {:?}", line),
+        let reply = match line.trim() {
+            "fsck -n" => serve_fsck(out, Mode::No),
+            "fsck -y" => serve_fsck(out, Mode::Yes),
+            l => match l.parse::<u64>() {
+                Ok(i) => {
+                    let g = generate_into(base, seed, i, std::mem::take(&mut spare));
+                    let r = match write_image(out, &g.img, &mut buf) {
+                        Ok(()) => g.describe(),
+                        Err(e) => format!("error: {}", e),
+                    };
+                    spare = g.img;
+                    r
+                }
+                Err(_) => format!("error: not an index or fsck request: {:?}", line),
+            },
         };
         let mut o = stdout.lock();
         if writeln!(o, "{}", reply).and_then(|()| o.flush()).is_err() {
