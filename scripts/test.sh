@@ -250,7 +250,7 @@ if want debug; then
 		# kasan_multi_shot: every KASAN report, not only the first. The fuzz
 		# suite runs fewer images on this slower kernel.
 		DAXFS_FUZZ_IMAGES=${DAXFS_DEBUG_FUZZ_IMAGES:-200} \
-		"$REPO/scripts/vm.sh" --kernel "$RESULTS/bzImage-debug" --pmem 2 --timeout "${DAXFS_DEBUG_TIMEOUT:-3600}" \
+		"$REPO/scripts/vm.sh" --kernel "$RESULTS/bzImage-debug" --pmem 2 --timeout "${DAXFS_DEBUG_TIMEOUT:-7200}" \
 			--out "$out" --append "log_buf_len=16M kasan_multi_shot" -- "$REPO/scripts/tests/guest/run-all.sh" \
 			> "$RESULTS/debug.out" 2>&1
 		drc=$?
@@ -267,7 +267,10 @@ if want debug; then
 		*) [ "$FAIL" -gt 0 ] || fail "debug guest" "run-all.sh exited $drc" ;;
 		esac
 		s=$(date +%s)
+		# Every boot with kasan_multi_shot; the slower kernel gets three
+		# times the time limits (vm.sh).
 		tap "debug crash" <(DAXFS_KERNEL=$RESULTS/bzImage-debug DAXFS_RESULTS=$RESULTS/crash-debug \
+			DAXFS_VM_APPEND=kasan_multi_shot DAXFS_VM_TIMEOUT_SCALE=3 \
 			"$REPO/scripts/tests/crash-test.sh" --fs daxfs --runs "${DAXFS_DEBUG_CRASH_RUNS:-3}")
 		echo "debug crash points took $(( $(date +%s) - s )) s"
 	else

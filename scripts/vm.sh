@@ -68,6 +68,11 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$interactive" ] || [ $# -gt 0 ] || die "vm.sh: no command given"
+# DAXFS_VM_APPEND: kernel arguments for every boot of a run (the debug
+# kernel's kasan_multi_shot); DAXFS_VM_TIMEOUT_SCALE: a whole factor for
+# --timeout (a slower kernel needs longer for the same work).
+append="${DAXFS_VM_APPEND:-} $append"
+timeout=$(( timeout * ${DAXFS_VM_TIMEOUT_SCALE:-1} ))
 [ -n "$kernel" ] || kernel=${DAXFS_KERNEL:-$KOUT/arch/x86/boot/bzImage}
 [ -f "$kernel" ] || die "no kernel at $kernel (run: make kernel)"
 
@@ -236,7 +241,16 @@ if [ -n "$out" ]; then
 fi
 
 case "$verdict" in
-killed) log "VM killed after ${kill_after}s as asked"; exit 137 ;;
+killed)
+	log "VM killed after ${kill_after}s as asked"
+	# What the kernel said before the kill counts as in any other boot.
+	bad=$(bad_lines || true)
+	if [ -n "$bad" ]; then
+		log "FAIL: kernel warnings/bugs on the console before the kill:"
+		printf '%s\n' "$bad" >&2
+		exit 126
+	fi
+	exit 137 ;;
 boot-failed) exit 124 ;;
 timeout)
 	log "FAIL: guest timed out after ${timeout}s (hang); console tail:"

@@ -50,11 +50,19 @@ for ((r = 1; r <= runs; r++)); do
 			bash -c "$mkfs /dev/pmem0 && mkdir -p /mnt/c && mount -t $fs $mopt /dev/pmem0 /mnt/c &&
 				exec python3 $w workload /mnt/c /tmp/out/wlog $r /tmp/out/armed" > "$work/boot1-$r.log" 2>&1
 		rc=$?
-		[ "$rc" = 137 ] && break
+		{ [ "$rc" = 137 ] || [ "$rc" = 126 ]; } && break
 		cp -r "$work/out1" "$work/out1-$r-try$try"
 		[ -e "$work/out1/armed" ] && break
 		echo "# crash point $r: boot 1 did not reach the workload (exit $rc, console in out1-$r-try$try)"
 	done
+	if [ "$rc" = 126 ]; then
+		# Killed as asked, but the kernel reported a problem meanwhile
+		# (vm.sh: WARN, BUG, lockdep, KASAN, ...). Recovery is still checked.
+		cp -r "$work/out1" "$work/out1-$r"
+		echo "not ok - crash point $r: a kernel report on the console of the workload boot (console in out1-$r)"
+		grep -aE 'BUG|WARNING|KASAN|UBSAN|lockdep|circular|Oops|panicked' "$work/out1/console.log" | head -5 | sed 's/^/#   /'
+		rc=137
+	fi
 	if [ "$rc" != 137 ]; then
 		echo "not ok - crash point $r: the workload stopped before the kill (exit $rc)"
 		sed 's/^/#   /' "$work/boot1-$r.log" | tail -10

@@ -42,4 +42,6 @@ else
 fi
 expect "a kernel WARNING in dmesg fails (126)" 126 240 --no-pmem-setup -- \
 	sh -c 'echo WARNING > /sys/kernel/debug/provoke-crash/DIRECT'
+expect "a kernel WARNING before --kill-after-armed's kill fails (126)" 126 240 --no-pmem-setup --kill-after-armed 2 -- \
+	sh -c 'echo WARNING > /sys/kernel/debug/provoke-crash/DIRECT; touch /tmp/out/armed; sleep 100'
 expect "fsdax setup on a fresh NVDIMM image works" 0 240 -- sh -c 'test "$(cat /sys/block/pmem0/queue/dax)" = 1'
