@@ -242,6 +242,9 @@ if want debug; then
 	s=$(date +%s)
 	check "debug kernel build (qemu/daxfs-debug.config)" "$REPO/scripts/kernel-build.sh" --debug
 	echo "debug kernel build took $(( $(date +%s) - s )) s"
+	# 34-kselftest-seal needs the series' kselftest (the kernel stage builds
+	# it too; make test-debug runs without that stage).
+	want kernel || check "kselftest build (filesystems/seal_block_map)" "$REPO/scripts/kselftest-build.sh"
 	DBZ=$KOUT_DEBUG/arch/x86/boot/bzImage
 	if [ -f "$DBZ" ]; then
 		(klock && cp "$DBZ" "$RESULTS/bzImage-debug")
