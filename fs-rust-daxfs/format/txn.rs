@@ -91,6 +91,12 @@ const _: () =
 /// this are logged as one record (a record header costs 16 bytes).
 pub const DIFF_MERGE_GAP: usize = 24;
 
+/// How many partly used groups a small allocation looks at for a free run
+/// of its length before it takes the first free block after the cursor
+/// (which may start a wholly free group): bounds the cost of one
+/// allocation on a fragmented filesystem.
+pub const PARTIAL_GROUPS_SCANNED: usize = 16;
+
 /// Allocation cursors, kept in memory by the caller across transactions
 /// (hints only: any value is safe).
 #[derive(Clone, Copy, Debug, Default)]
@@ -595,8 +601,9 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
         Ok(())
     }
 
-    /// The first wholly free group at or after group `from` (wrapping).
-    fn find_free_group(&mut self, from: u64) -> Result<Option<u64>> {
+    /// The first group at or after group `from` (wrapping) whose usage
+    /// count `used` satisfies `pick(used)`.
+    fn find_group(&mut self, from: u64, pick: impl Fn(u16) -> bool) -> Result<Option<u64>> {
         let l = *self.layout();
         let base = l.group_table_start * BLOCK_SIZE_U64;
         let mut buf = [0u8; 64];
@@ -607,7 +614,7 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
                 let chunk = buf.get_mut(..n * 2).ok_or(Error::Truncated)?;
                 self.read_bytes(base + g * 2, chunk)?;
                 for k in 0..n {
-                    if get_u16(chunk, k * 2) == 0 {
+                    if pick(get_u16(chunk, k * 2)) {
                         return Ok(Some(g + k as u64));
                     }
                 }
@@ -617,11 +624,54 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
         Ok(None)
     }
 
+    /// The start (bitmap index) of a free run of at least `want` blocks
+    /// (`want` < 512) in a group that is partly used: the cursor's group
+    /// from bitmap index `cur` first, then the next partly used groups
+    /// (wrapping), at most [`PARTIAL_GROUPS_SCANNED`] of them. `None` if
+    /// there is none (the caller then takes the first free block after
+    /// the cursor), also when the group table names a group whose bits
+    /// say otherwise.
+    fn find_in_partial_group(&mut self, cur: u64, want: u64) -> Result<Option<u64>> {
+        let l = *self.layout();
+        let (bm, nbits) = (l.block_bitmap_start, l.data_blocks);
+        let partial = |used: u16| used != 0 && u64::from(used) < GROUP_BLOCKS;
+        let mut g = cur / GROUP_BLOCKS;
+        for _ in 0..PARTIAL_GROUPS_SCANNED {
+            let Some(found) = self.find_group(g, partial)? else {
+                return Ok(None);
+            };
+            let (lo, hi) = (
+                found * GROUP_BLOCKS,
+                ((found + 1) * GROUP_BLOCKS).min(nbits),
+            );
+            let mut at = if (lo..hi).contains(&cur) { cur } else { lo };
+            while let Some(b) = self.find_clear(bm, at, hi)? {
+                let run = self.bit_run(bm, b, want, hi, false)?;
+                if run >= want {
+                    return Ok(Some(b));
+                }
+                at = b + run.max(1);
+            }
+            g = found + 1;
+            if g >= l.group_count {
+                g = 0;
+            }
+        }
+        Ok(None)
+    }
+
     /// Allocates a contiguous run of 1 to `want` blocks (as many as are
-    /// free there, up to `want` and `u32::MAX`): at `goal` if that block
-    /// is free; else, for `want >= 512`, from the start of a wholly free
-    /// 2 MiB group (found in the group table from the cursor on); else at
-    /// the first free block at or after `cursors.block` (wrapping).
+    /// free there, up to `want` and `u32::MAX`; for `want >= 512` a run
+    /// shorter than `want` ends at a 2 MiB group boundary when it can): at
+    /// `goal` if that block is free (for `want >= 512`, the rest of its
+    /// group too); else, for `want >= 512`, from the start of a wholly free
+    /// 2 MiB group (found in the group table from the cursor on); else,
+    /// for a smaller `want`, at a free run of `want` blocks in a partly
+    /// used group (the cursor's first; [`PARTIAL_GROUPS_SCANNED`] at most),
+    /// so that small allocations do not break up the wholly free groups
+    /// huge-page files need as the filesystem ages (the WineFS policy);
+    /// else at the first free block at or after `cursors.block`
+    /// (wrapping).
     /// Updates the block bitmap, the group table and `free_blocks`.
     /// Returns `(pblk, len)`; [`Error::NoSpace`] if no block is free.
     pub fn alloc_blocks(&mut self, goal: u64, want: u64) -> Result<(u64, u64)> {
@@ -636,18 +686,32 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
         let nbits = l.data_blocks;
         let bm = l.block_bitmap_start;
         let mut start = None;
-        if l.in_data(goal, 1) && self.bit_run(bm, goal - l.data_start, 1, nbits, false)? == 1 {
-            start = Some(goal - l.data_start);
+        let big = want >= GROUP_BLOCKS;
+        if l.in_data(goal, 1) {
+            // A big allocation continues at `goal` only if the rest of its
+            // group is free: a file mapped 2 MiB-aligned so far stays so.
+            let rel = goal - l.data_start;
+            let need = if big {
+                GROUP_BLOCKS - rel % GROUP_BLOCKS
+            } else {
+                1
+            };
+            if self.bit_run(bm, rel, need, nbits, false)? == need.min(nbits - rel) {
+                start = Some(rel);
+            }
         }
         let cur = if l.in_data(self.cursors.block, 1) {
             self.cursors.block - l.data_start
         } else {
             0
         };
-        if start.is_none() && want >= GROUP_BLOCKS {
-            if let Some(g) = self.find_free_group(cur / GROUP_BLOCKS)? {
+        if start.is_none() && big {
+            if let Some(g) = self.find_group(cur / GROUP_BLOCKS, |used| used == 0)? {
                 start = Some(g * GROUP_BLOCKS);
             }
+        }
+        if start.is_none() && !big {
+            start = self.find_in_partial_group(cur, want)?;
         }
         if start.is_none() {
             start = match self.find_clear(bm, cur, nbits)? {
@@ -656,9 +720,18 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
             };
         }
         let bit = start.ok_or(Error::NoSpace)?;
-        let len = self.bit_run(bm, bit, want, nbits, false)?;
+        let mut len = self.bit_run(bm, bit, want, nbits, false)?;
         if len == 0 {
             return Err(Error::Corrupt("block bitmap"));
+        }
+        if big && len < want {
+            // A short run of a big allocation ends at a group boundary, so
+            // that the caller's next run, from a free group, keeps the
+            // file's blocks and its offsets in the same 2 MiB phase.
+            let end = (bit + len) / GROUP_BLOCKS * GROUP_BLOCKS;
+            if end > bit {
+                len = end - bit;
+            }
         }
         let pblk = l.data_start + bit;
         self.mark_used(pblk, len)?;

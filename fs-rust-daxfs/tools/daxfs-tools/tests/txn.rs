@@ -134,10 +134,18 @@ fn block_allocator() {
     // Goal taken: first fit from the cursor (just after the last run).
     let (p2, n2) = e.txn(|t, _| t.alloc_blocks(goal + 3, 5)).unwrap();
     assert_eq!((p2, n2), (goal + 10, 5));
-    // A run stops at a used block: ask for more than fits before `goal`.
-    e.cur.block = goal - 4;
-    let (p3, n3) = e.txn(|t, _| t.alloc_blocks(0, 100)).unwrap();
+    // A run at the goal stops at a used block: ask for more than fits
+    // before `goal`.
+    let (p3, n3) = e.txn(|t, _| t.alloc_blocks(goal - 4, 100)).unwrap();
     assert_eq!((p3, n3), (goal - 4, 4));
+    // Without a goal, a small allocation takes a free run of its whole
+    // length in a partly used group (the cursor's), not the first free
+    // block: here 100 blocks right after the last run, in group 1.
+    e.cur.block = goal - 8;
+    let (p5, n5) = e.txn(|t, _| t.alloc_blocks(0, 100)).unwrap();
+    assert_eq!((p5, n5), (goal + 15, 100));
+    assert_eq!((p5 - l.data_start) / GROUP_BLOCKS, 1);
+    e.txn(|t, _| t.free_blocks(p5, n5)).unwrap();
     // >= 512 blocks: start of a wholly free group.
     let (p4, n4) = e.txn(|t, _| t.alloc_blocks(0, 600)).unwrap();
     assert_eq!((p4 - l.data_start) % GROUP_BLOCKS, 0);
