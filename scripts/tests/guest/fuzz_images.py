@@ -342,10 +342,12 @@ class Generator:
         line, rc = self.ask("fsck " + opt, FSCK_TIMEOUT)
         if line is None:
             return rc, f"fuzzimg.daxfs --serve: fsck {opt}: " + ("hung" if rc is None else f"exit {rc}")
-        m = re.match(r"fsck (\d+) \d+: (.*)", line)
+        # "fsck EXIT LINES: LAST" (LAST is empty when fsck printed nothing:
+        # the answer was stripped to "fsck 0 0:").
+        m = re.match(r"fsck (\d+) \d+:(?: (.*))?$", line)
         if not m:
             return -1, f"fuzzimg.daxfs --serve: fsck {opt}: unexpected answer {line!r}"
-        return int(m.group(1)), m.group(2)
+        return int(m.group(1)), m.group(2) or ""
 
     def close(self):
         self.p.stdin.close()
