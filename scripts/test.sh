@@ -24,8 +24,10 @@
 . "$(dirname "$0")/lib.sh"
 set +e
 
-# The debug kernel stage is not in the default set yet: a cold build of both
-# kernels plus the suites on each does not fit CI's budget (README, "Times").
+# The debug kernel stage is not in the default set: measured, a cold make test
+# with both kernels would take about 2.6 h and one on the debug kernel alone
+# about 3.4 h, against CI's 90 min (README, "Why make test does not run the
+# debug kernel").
 only=${DAXFS_TEST_ONLY:-userspace series kernel runner kunit guest leaks mounttime panic crash xfstests}
 want() { [[ " $only " == *" $1 "* ]]; }
 PASS=0 FAIL=0 SKIP=0
