@@ -326,8 +326,11 @@ class Generator:
         if kill:
             self.p.kill()
         rc = self.p.wait()
-        self.p.stdin.close()
-        self.p.stdout.close()
+        for f in (self.p.stdin, self.p.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass  # a request left unsent to a process that died
         self.start()
         return None if kill else rc
 
