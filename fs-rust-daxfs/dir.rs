@@ -8,6 +8,7 @@
 //! work. `readdir` walks the tree leaf by leaf: one descent per leaf, not per entry.
 
 use crate::{
+    attr,
     format::{
         self,
         btree::{node_header, node_key, node_search, node_value},
@@ -24,7 +25,7 @@ use kernel::{
         dentry::{Named, Unhashed},
         dir::{DirEmitter, DirEntryType},
         file::{self, File},
-        inode::{self, FileAttr, IAttr, INode, Idmap, Kstat, TimeUpdate, TmpFile},
+        inode::{self, FileAttr, IAttr, INode, Idmap, Kstat, Locked, TimeUpdate, TmpFile},
         Offset,
     },
     prelude::*,
@@ -104,16 +105,16 @@ impl inode::Operations for DirInodeOps {
     }
 
     fn fileattr_get(inode: &INode<DaxFs>, fa: &mut FileAttr) -> Result {
-        dinode::fileattr_get(inode, fa)
+        attr::fileattr_get(inode, fa)
     }
 
-    fn fileattr_set(_idmap: &Idmap, inode: &INode<DaxFs>, fa: &FileAttr) -> Result {
-        dinode::fileattr_set(inode, fa)
+    fn fileattr_set(_idmap: &Idmap, inode: &Locked<'_, DaxFs>, fa: &FileAttr) -> Result {
+        attr::fileattr_set(inode, fa)
     }
 
     fn create(
         idmap: &Idmap,
-        dir: &INode<DaxFs>,
+        dir: &Locked<'_, DaxFs>,
         dentry: &Named<'_, DaxFs>,
         mode: u16,
         _excl: bool,
@@ -123,7 +124,7 @@ impl inode::Operations for DirInodeOps {
 
     fn mknod(
         idmap: &Idmap,
-        dir: &INode<DaxFs>,
+        dir: &Locked<'_, DaxFs>,
         dentry: &Named<'_, DaxFs>,
         mode: u16,
         rdev: u32,
@@ -131,48 +132,67 @@ impl inode::Operations for DirInodeOps {
         namei::mknod(idmap, dir, dentry, mode, rdev)
     }
 
-    fn mkdir(idmap: &Idmap, dir: &INode<DaxFs>, dentry: &Named<'_, DaxFs>, mode: u16) -> Result {
+    fn mkdir(
+        idmap: &Idmap,
+        dir: &Locked<'_, DaxFs>,
+        dentry: &Named<'_, DaxFs>,
+        mode: u16,
+    ) -> Result {
         namei::mkdir(idmap, dir, dentry, mode)
     }
 
     fn symlink(
         idmap: &Idmap,
-        dir: &INode<DaxFs>,
+        dir: &Locked<'_, DaxFs>,
         dentry: &Named<'_, DaxFs>,
         target: &[u8],
     ) -> Result {
         namei::symlink(idmap, dir, dentry, target)
     }
 
-    fn link(old: &Named<'_, DaxFs>, dir: &INode<DaxFs>, dentry: &Named<'_, DaxFs>) -> Result {
-        namei::link(old, dir, dentry)
+    fn link(
+        _old: &Named<'_, DaxFs>,
+        inode: &Locked<'_, DaxFs>,
+        dir: &Locked<'_, DaxFs>,
+        dentry: &Named<'_, DaxFs>,
+    ) -> Result {
+        namei::link(inode, dir, dentry)
     }
 
-    fn unlink(dir: &INode<DaxFs>, dentry: &Named<'_, DaxFs>) -> Result {
-        namei::unlink(dir, dentry)
+    fn unlink(
+        dir: &Locked<'_, DaxFs>,
+        dentry: &Named<'_, DaxFs>,
+        inode: &Locked<'_, DaxFs>,
+    ) -> Result {
+        namei::unlink(dir, dentry, inode)
     }
 
-    fn rmdir(dir: &INode<DaxFs>, dentry: &Named<'_, DaxFs>) -> Result {
-        namei::rmdir(dir, dentry)
+    fn rmdir(
+        dir: &Locked<'_, DaxFs>,
+        dentry: &Named<'_, DaxFs>,
+        inode: &Locked<'_, DaxFs>,
+    ) -> Result {
+        namei::rmdir(dir, dentry, inode)
     }
 
     fn rename(
         idmap: &Idmap,
-        old_dir: &INode<DaxFs>,
+        old_dir: &Locked<'_, DaxFs>,
         old: &Named<'_, DaxFs>,
-        new_dir: &INode<DaxFs>,
+        new_dir: &Locked<'_, DaxFs>,
         new: &Named<'_, DaxFs>,
+        replaced: Option<&Locked<'_, DaxFs>>,
         flags: u32,
     ) -> Result {
-        namei::rename(idmap, old_dir, old, new_dir, new, flags)
+        namei::rename(idmap, old_dir, old, new_dir, new, replaced, flags)
     }
 
     fn tmpfile(idmap: &Idmap, dir: &INode<DaxFs>, file: TmpFile<'_, DaxFs>, mode: u16) -> Result {
         namei::tmpfile(idmap, dir, file, mode)
     }
 
-    fn setattr(idmap: &Idmap, inode: &INode<DaxFs>, attr: &IAttr) -> Result {
-        dinode::setattr(idmap, inode, attr)
+    fn setattr(idmap: &Idmap, inode: &Locked<'_, DaxFs>, iattr: &IAttr) -> Result {
+        attr::setattr(idmap, inode, iattr)
     }
 }
 

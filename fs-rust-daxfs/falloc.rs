@@ -9,22 +9,20 @@
 //! preallocates it again, so its whole blocks end up UNWRITTEN (as on ext4 and XFS). Every change of the block map is a
 //! transaction of bounded size, so each step leaves a consistent filesystem. A sealed file's
 //! block map cannot change: every mode fails with `ETXTBSY`. Collapsing, inserting and
-//! unsharing ranges are not supported (`EOPNOTSUPP`). Sealing and unsealing are in `seal.rs`.
+//! unsharing ranges are not supported (`EOPNOTSUPP`). Sealing and unsealing are in `seal.rs`;
+//! the block map changes both use are in `bmap.rs`.
 
 use crate::{
-    file::MAX_ALLOC_BLOCKS,
-    format::{
-        extent::{map_next, EXTENT_UNWRITTEN},
-        ops, BLOCK_SIZE_U64,
-    },
-    inode::{map_txn, next_extent, raw_to_vfs, vfs_to_raw, FREE_BUDGET},
+    bmap::{free_range, preallocate, set_size, unmap},
+    format::{extent::EXTENT_UNWRITTEN, BLOCK_SIZE_U64},
+    inode::next_extent,
     mount::DaxFs,
 };
 use kernel::{
     fs::{
-        dax::{self, InvalidateGuard},
+        dax,
         file::{self, falloc, File},
-        inode::INode,
+        inode::{INode, Locked},
         Offset,
     },
     prelude::*,
@@ -66,90 +64,27 @@ pub(crate) fn fallocate(
     file::modified(file, &locked)?;
     // Blocks allocated ahead of appending writes are not the caller's preallocation: free them
     // first, so that none is kept past the end in their name or counted by the ENOSPC check.
-    crate::file::trim_ahead(inode)?;
+    crate::ahead::trim_ahead(&locked)?;
     if mode & falloc::PUNCH_HOLE != 0 {
         // The VFS only accepts punching together with KEEP_SIZE. Blocks preallocated past the
         // end of the file are freed too, as XFS does.
-        return punch(inode, start, end, size);
+        return punch(&locked, start, end, size);
     }
     if mode & falloc::ZERO_RANGE != 0 {
         // As ext4 and XFS do, the whole blocks become UNWRITTEN: punched here, preallocated
         // below (a crash in between leaves holes, which read as zeros too).
-        punch(inode, start, end, size)?;
+        punch(&locked, start, end, size)?;
     }
-    preallocate(inode, start / BLOCK_SIZE_U64, end.div_ceil(BLOCK_SIZE_U64))?;
+    preallocate(
+        &locked,
+        start / BLOCK_SIZE_U64,
+        end.div_ceil(BLOCK_SIZE_U64),
+    )?;
     if !keep && end > size {
-        crate::inode::zero_past_eof(inode, size, end)?;
-        set_size(inode, end)?;
+        crate::truncate::zero_past_eof(inode, size, end)?;
+        set_size(&locked, end)?;
     }
     Ok(())
-}
-
-/// Counts the blocks of `[lblk, end)` that are holes.
-fn hole_blocks(inode: &INode<DaxFs>, mut lblk: u64, end: u64) -> Result<u64> {
-    let mut holes = 0;
-    while lblk < end {
-        match next_extent(inode, lblk)? {
-            Some(e) if e.lblk < end => {
-                holes += e.lblk.saturating_sub(lblk);
-                lblk = e.lend();
-            }
-            _ => {
-                holes += end - lblk;
-                lblk = end;
-            }
-        }
-    }
-    Ok(holes)
-}
-
-/// Gives every hole of blocks `[lblk, end)` UNWRITTEN blocks, one bounded transaction per
-/// hole (or per `MAX_ALLOC_BLOCKS` of one); mapped blocks cost no transaction. A request for more blocks than are free fails with `ENOSPC` before allocating any
-/// (a concurrent allocation can still make it fail part way, keeping what was allocated).
-pub(crate) fn preallocate(inode: &INode<DaxFs>, mut lblk: u64, end: u64) -> Result {
-    let sb = inode.super_block();
-    let info = sb.data().get_ref();
-    if hole_blocks(inode, lblk, end)? > info.journal.sb().free_blocks {
-        return Err(ENOSPC);
-    }
-    while lblk < end {
-        // Skip what is already mapped without a transaction; the transaction looks again,
-        // since a page fault may fill a hole meanwhile.
-        if let Some(e) = next_extent(inode, lblk)? {
-            if e.contains(lblk) {
-                lblk = e.lend();
-                continue;
-            }
-        }
-        lblk = map_txn(inode, |t, s, raw| {
-            let ctx = t.ctx();
-            Ok(match map_next(raw, inode.ino(), &ctx, t, s, lblk)? {
-                Some(e) if e.contains(lblk) => e.lend(),
-                n => {
-                    let hole_end = n.map_or(end, |e| e.lblk.min(end));
-                    let want = (hole_end - lblk).min(MAX_ALLOC_BLOCKS);
-                    ops::op_alloc(t, s, inode.ino(), raw, lblk, want, true)?.lend()
-                }
-            })
-        })?;
-    }
-    Ok(())
-}
-
-/// Records a new size in a transaction (the blocks are already allocated).
-pub(crate) fn set_size(inode: &INode<DaxFs>, size: u64) -> Result {
-    let sb = inode.super_block();
-    let info = sb.data();
-    info.journal.run(
-        &info.pmem,
-        |t, _| {
-            let mut raw = vfs_to_raw(inode, inode.data().get());
-            raw.size = size;
-            t.write_inode(inode.ino(), &raw)?;
-            Ok(raw)
-        },
-        |raw| raw_to_vfs(inode, raw),
-    )
 }
 
 /// Zeroes, in place, the bytes of `[start, end)` that are in written extents (holes and
@@ -178,22 +113,9 @@ fn zero_bytes(inode: &INode<DaxFs>, start: u64, end: u64) -> Result {
     Ok(())
 }
 
-/// Keeps page faults out of `[start, end)` (the returned guard), waits for pinned DAX pages and
-/// removes the range's mappings, before its data is zeroed or its blocks freed.
-pub(crate) fn unmap<'a>(
-    inode: &'a INode<DaxFs>,
-    start: u64,
-    end: u64,
-) -> Result<InvalidateGuard<'a, DaxFs>> {
-    let guard = InvalidateGuard::new(inode);
-    dax::break_layouts(&guard)?;
-    inode.truncate_pagecache_range(start.try_into()?, (end - 1).try_into()?);
-    Ok(guard)
-}
-
 /// Punches `[start, end)`: zeroes the partial blocks at the edges (below `size`, the file
 /// size; past it the file reads as nothing) and frees the whole ones.
-fn punch(inode: &INode<DaxFs>, start: u64, end: u64, size: u64) -> Result {
+fn punch(inode: &Locked<'_, DaxFs>, start: u64, end: u64, size: u64) -> Result {
     if start >= end {
         return Ok(());
     }
@@ -206,16 +128,4 @@ fn punch(inode: &INode<DaxFs>, start: u64, end: u64, size: u64) -> Result {
     zero_bytes(inode, start, (first * BLOCK_SIZE_U64).min(size))?;
     zero_bytes(inode, last * BLOCK_SIZE_U64, end.min(size))?;
     free_range(inode, first, last)
-}
-
-/// Frees the blocks of `[first, last)` of the file, in transactions of bounded size. The
-/// caller holds the inode lock and has removed any mapping of the range.
-pub(crate) fn free_range(inode: &INode<DaxFs>, first: u64, last: u64) -> Result {
-    if first >= last {
-        return Ok(());
-    }
-    while !map_txn(inode, |t, s, raw| {
-        ops::op_punch(t, s, inode.ino(), raw, first, last, FREE_BUDGET)
-    })? {}
-    Ok(())
 }

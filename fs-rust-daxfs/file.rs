@@ -7,13 +7,15 @@
 //! (both of which read as zeros). Reads stop at the file size.
 
 use crate::{
+    ahead::{ahead_blocks, trim_ahead},
     format::{
         btree::Scratch,
         extent::{map_next, Extent, EXTENT_UNWRITTEN, MAX_FILE_BLOCKS},
         inode::Inode,
         ops, BLOCK_SHIFT, BLOCK_SIZE_U64,
     },
-    inode::{corrupt, fmt_time, getattr, map_txn, next_extent, raw_to_vfs, vfs_to_raw},
+    inode::{corrupt, getattr, next_extent},
+    inode_txn::{fmt_time, inode_txn, vfs_to_raw},
     journal::DTxn,
     mount::{DaxFs, SbInfo},
 };
@@ -22,7 +24,7 @@ use kernel::{
         address_space,
         dax::{self, DaxDevice, VmAreaDesc},
         file::{self, whence, File},
-        inode::{self, FiemapInfo, FileAttr, IAttr, INode, Idmap, Kstat, TimeUpdate},
+        inode::{self, FiemapInfo, FileAttr, IAttr, INode, Idmap, Kstat, Locked, TimeUpdate},
         iomap::{self, Map},
         Kiocb, Offset,
     },
@@ -67,19 +69,19 @@ impl inode::Operations for FileInodeOps {
     }
 
     fn fileattr_get(inode: &INode<DaxFs>, fa: &mut FileAttr) -> Result {
-        crate::inode::fileattr_get(inode, fa)
+        crate::attr::fileattr_get(inode, fa)
     }
 
-    fn fileattr_set(_idmap: &Idmap, inode: &INode<DaxFs>, fa: &FileAttr) -> Result {
-        crate::inode::fileattr_set(inode, fa)
+    fn fileattr_set(_idmap: &Idmap, inode: &Locked<'_, DaxFs>, fa: &FileAttr) -> Result {
+        crate::attr::fileattr_set(inode, fa)
     }
 
     fn fiemap(inode: &INode<DaxFs>, info: &mut FiemapInfo, start: u64, len: u64) -> Result {
         iomap::fiemap::<FileIomap>(inode, info, start, len)
     }
 
-    fn setattr(idmap: &Idmap, inode: &INode<DaxFs>, attr: &IAttr) -> Result {
-        crate::inode::setattr(idmap, inode, attr)
+    fn setattr(idmap: &Idmap, inode: &Locked<'_, DaxFs>, attr: &IAttr) -> Result {
+        crate::attr::setattr(idmap, inode, attr)
     }
 }
 
@@ -111,36 +113,27 @@ impl file::Operations for FileOps {
         kiocb: &mut Kiocb<'_, ()>,
         iov: &mut IovIterSource<'_>,
     ) -> Result<usize> {
-        let prepare = |inode: &INode<DaxFs>, start: Offset| {
+        let prepare = |inode: &Locked<'_, DaxFs>, start: Offset| {
             // A write starting past the end of the file grows it over what lies between.
             let start = u64::try_from(start).map_err(|_| EINVAL)?;
-            crate::inode::zero_past_eof(inode, u64::try_from(inode.size()).unwrap_or(0), start)
+            crate::truncate::zero_past_eof(inode, u64::try_from(inode.size()).unwrap_or(0), start)
         };
         dax::iomap_write::<FileIomap>(inode, kiocb, iov, prepare, |inode, start, written| {
             // The data is in place (allocations committed in `begin`); one transaction now
             // records a new size (with the times). A write within the size commits nothing:
             // its times were set by `update_time`, lazily, like those of a write fault.
-            let end = start.saturating_add(written as Offset);
-            let sb = inode.super_block();
-            let info = sb.data();
-            let now = inode.current_time();
+            let end = u64::try_from(start.saturating_add(written as Offset)).unwrap_or(0);
+            let now = fmt_time(inode.current_time());
             let cur = vfs_to_raw(inode, inode.data().get());
-            let end_u = u64::try_from(end).unwrap_or(0);
-            if cur.size >= end_u && cur.mtime == fmt_time(now) && cur.ctime == cur.mtime {
+            if cur.size >= end && cur.mtime == now && cur.ctime == cur.mtime {
                 return Ok(());
             }
-            info.journal.run(
-                &info.pmem,
-                |t, _| {
-                    let mut raw = vfs_to_raw(inode, inode.data().get());
-                    raw.mtime = fmt_time(now);
-                    raw.ctime = raw.mtime;
-                    raw.size = raw.size.max(u64::try_from(end).unwrap_or(0));
-                    t.write_inode(inode.ino(), &raw)?;
-                    Ok(raw)
-                },
-                |raw| raw_to_vfs(inode, raw),
-            )
+            inode_txn(inode, |t, _, raw| {
+                raw.mtime = now;
+                raw.ctime = now;
+                raw.size = raw.size.max(end);
+                t.write_inode(inode.ino(), raw)
+            })
         })
     }
 
@@ -149,8 +142,8 @@ impl file::Operations for FileOps {
         if !writable || inode.nlink() == 0 {
             return;
         }
-        let _locked = inode.lock();
-        if let Err(e) = crate::errors::quiet_when_stopped(trim_ahead(inode)) {
+        let locked = inode.lock();
+        if let Err(e) = crate::errors::quiet_when_stopped(trim_ahead(&locked)) {
             // The blocks stay allocated past the end of the file (legal: a truncate or the
             // file's removal frees them); the journal has reported why.
             pr_warn!(
@@ -206,26 +199,6 @@ impl address_space::Operations for FileAops {
 /// latency, of one transaction.
 pub(crate) const MAX_ALLOC_BLOCKS: u64 = 32768;
 
-/// Blocks allocated ahead of an appending write at least (64 KiB) and at most (1 MiB).
-const AHEAD_MIN: u64 = 16;
-const AHEAD_MAX: u64 = 256;
-
-/// How many blocks to allocate, past the `want` blocks it needs, for a write appending at block
-/// `lblk` (past every extent of the file) when `free` blocks are free. Every allocation is a
-/// synchronous transaction, so appending in small writes would commit one per block; allocating
-/// ahead as much as the file already has (16 to 256 blocks, as XFS's speculative preallocation
-/// grows with the file) makes it one per 64 KiB to 1 MiB. Nothing is allocated ahead when free
-/// space is short (less than 64 times the amount), so that the blocks held ahead by open files
-/// never make another allocation fail.
-pub(crate) fn ahead_blocks(lblk: u64, want: u64, free: u64) -> u64 {
-    let ahead = lblk.clamp(AHEAD_MIN, AHEAD_MAX);
-    if want >= ahead || free / 64 < ahead {
-        0
-    } else {
-        ahead - want
-    }
-}
-
 impl FileIomap {
     /// Maps the extent `e` (containing `lblk`) into `map`.
     fn map_extent<'a>(
@@ -271,7 +244,7 @@ impl FileIomap {
     fn allocate(inode: &INode<DaxFs>, lblk: u64, end: u64, append: bool) -> Result<(Extent, bool)> {
         let sb = inode.super_block();
         let info = sb.data().get_ref();
-        let (e, new, past_eof) = map_txn(inode, |t, s, raw| {
+        let (e, new, past_eof) = inode_txn(inode, |t, s, raw| {
             allocate_in(t, s, info, inode.ino(), raw, lblk, end, append)
         })?;
         if new && past_eof {
@@ -338,22 +311,6 @@ fn allocate_in(
             Ok((e, true, past_eof))
         }
     }
-}
-
-/// Frees the blocks allocated ahead of appending writes that are still past the end of the
-/// file (in bounded transactions, like a punch), and forgets them. The caller holds the inode
-/// lock. Blocks past the end cannot be mapped, so no mapping needs removing.
-pub(crate) fn trim_ahead(inode: &INode<DaxFs>) -> Result {
-    let (start, end) = inode.data().ahead();
-    if end <= start {
-        return Ok(());
-    }
-    let eof = u64::try_from(inode.size())
-        .unwrap_or(0)
-        .div_ceil(BLOCK_SIZE_U64);
-    crate::falloc::free_range(inode, start.max(eof), end)?;
-    inode.data().set_ahead(0, 0);
-    Ok(())
 }
 
 impl iomap::Operations for FileIomap {

@@ -352,7 +352,7 @@ impl fs::FileSystem for DaxFs {
     }
 
     fn dirty_inode(inode: &INode<Self>, _flags: u32) {
-        inode::dirty_inode(inode);
+        crate::attr::dirty_inode(inode);
     }
 
     fn put_super(sb: &SuperBlock<Self>) {

@@ -15,13 +15,14 @@ use crate::{
         inode::{Inode, S_IFDIR, S_IFMT, S_IFREG},
         ops,
     },
-    inode::{fmt_time, iget_new, raw_to_vfs, vfs_to_raw},
+    inode::iget_new,
+    inode_txn::{fmt_time, inode_txn, inodes_txn, TxInode},
     mount::DaxFs,
 };
 use kernel::{
     fs::{
         dentry::Named,
-        inode::{self, new_owner, rename, INode, Idmap, TmpFile},
+        inode::{self, new_owner, rename, INode, Idmap, Locked, TmpFile},
     },
     prelude::*,
     sync::aref::ARef,
@@ -50,7 +51,7 @@ fn new_raw(idmap: &Idmap, dir: &INode<DaxFs>, mode: u16, rdev: u32) -> Inode {
 /// Creates an inode for `dentry` in `dir`: one transaction adds the inode and the entry.
 fn create_common(
     idmap: &Idmap,
-    dir: &INode<DaxFs>,
+    dir: &Locked<'_, DaxFs>,
     dentry: &Named<'_, DaxFs>,
     mode: u16,
     rdev: u32,
@@ -59,24 +60,12 @@ fn create_common(
     let name = dentry.name();
     check_name(name)?;
     let sb = dir.super_block();
-    let info = sb.data();
     let mut new = new_raw(idmap, dir, mode, rdev);
     let now = new.ctime;
-    let ino = info.journal.run(
-        &info.pmem,
-        |t, s| {
-            let mut d = vfs_to_raw(dir, dir.data().get());
-            let ino = match target {
-                Some(tg) => ops::op_symlink(t, s, dir.ino(), &mut d, name, &mut new, tg, now)?,
-                None => ops::op_create(t, s, dir.ino(), &mut d, name, &mut new, now)?,
-            };
-            Ok((ino, d))
-        },
-        |(ino, d)| {
-            raw_to_vfs(dir, d);
-            ino
-        },
-    )?;
+    let ino = inode_txn(dir, |t, s, d| match target {
+        Some(tg) => ops::op_symlink(t, s, dir.ino(), d, name, &mut new, tg, now),
+        None => ops::op_create(t, s, dir.ino(), d, name, &mut new, now),
+    })?;
     let link = match target {
         Some(tg) => {
             let mut v = KVec::new();
@@ -93,7 +82,7 @@ fn create_common(
 /// Directory inode operations that change the namespace.
 pub(crate) fn create(
     idmap: &Idmap,
-    dir: &INode<DaxFs>,
+    dir: &Locked<'_, DaxFs>,
     dentry: &Named<'_, DaxFs>,
     mode: u16,
 ) -> Result {
@@ -103,7 +92,7 @@ pub(crate) fn create(
 /// `mknod`: FIFOs, sockets, device nodes and regular files.
 pub(crate) fn mknod(
     idmap: &Idmap,
-    dir: &INode<DaxFs>,
+    dir: &Locked<'_, DaxFs>,
     dentry: &Named<'_, DaxFs>,
     mode: u16,
     rdev: u32,
@@ -114,7 +103,7 @@ pub(crate) fn mknod(
 /// `mkdir`.
 pub(crate) fn mkdir(
     idmap: &Idmap,
-    dir: &INode<DaxFs>,
+    dir: &Locked<'_, DaxFs>,
     dentry: &Named<'_, DaxFs>,
     mode: u16,
 ) -> Result {
@@ -124,7 +113,7 @@ pub(crate) fn mkdir(
 /// `symlink`: targets up to 144 bytes live in the inode, longer ones in one block.
 pub(crate) fn symlink(
     idmap: &Idmap,
-    dir: &INode<DaxFs>,
+    dir: &Locked<'_, DaxFs>,
     dentry: &Named<'_, DaxFs>,
     target: &[u8],
 ) -> Result {
@@ -146,78 +135,65 @@ pub(crate) fn symlink(
 
 /// `link`; also links an `O_TMPFILE` inode, taking it off the orphan list.
 pub(crate) fn link(
-    old: &Named<'_, DaxFs>,
-    dir: &INode<DaxFs>,
+    inode: &Locked<'_, DaxFs>,
+    dir: &Locked<'_, DaxFs>,
     dentry: &Named<'_, DaxFs>,
 ) -> Result {
     let name = dentry.name();
     check_name(name)?;
-    let inode = old.inode().ok_or(ENOENT)?;
-    let sb = dir.super_block();
-    let info = sb.data();
     let now = fmt_time(dir.current_time());
-    info.journal.run(
-        &info.pmem,
-        |t, s| {
-            let mut d = vfs_to_raw(dir, dir.data().get());
-            let mut r = vfs_to_raw(inode, inode.data().get());
-            ops::op_link(t, s, dir.ino(), &mut d, name, inode.ino(), &mut r, now)?;
-            Ok((d, r))
-        },
-        |(d, r)| {
-            raw_to_vfs(dir, d);
-            raw_to_vfs(inode, r);
-        },
-    )?;
-    dentry.instantiate(ARef::from(inode));
+    inodes_txn([dir.into(), inode.into()], |t, s, [d, r]| {
+        ops::op_link(t, s, dir.ino(), d, name, inode.ino(), r, now)
+    })?;
+    dentry.instantiate(ARef::from(inode.inode()));
     Ok(())
 }
 
 /// `unlink`: an inode left without links goes on the orphan list and is freed at its last
 /// close (`evict_inode`), or at the next mount after a crash.
-pub(crate) fn unlink(dir: &INode<DaxFs>, dentry: &Named<'_, DaxFs>) -> Result {
-    remove_common(dir, dentry, false)
+pub(crate) fn unlink(
+    dir: &Locked<'_, DaxFs>,
+    dentry: &Named<'_, DaxFs>,
+    inode: &Locked<'_, DaxFs>,
+) -> Result {
+    remove_common(dir, dentry, inode, false)
 }
 
 /// `rmdir` (`ENOTEMPTY` unless empty).
-pub(crate) fn rmdir(dir: &INode<DaxFs>, dentry: &Named<'_, DaxFs>) -> Result {
-    remove_common(dir, dentry, true)
+pub(crate) fn rmdir(
+    dir: &Locked<'_, DaxFs>,
+    dentry: &Named<'_, DaxFs>,
+    inode: &Locked<'_, DaxFs>,
+) -> Result {
+    remove_common(dir, dentry, inode, true)
 }
 
-fn remove_common(dir: &INode<DaxFs>, dentry: &Named<'_, DaxFs>, is_dir: bool) -> Result {
+fn remove_common(
+    dir: &Locked<'_, DaxFs>,
+    dentry: &Named<'_, DaxFs>,
+    inode: &Locked<'_, DaxFs>,
+    is_dir: bool,
+) -> Result {
     let name = dentry.name();
-    let inode = dentry.inode().ok_or(ENOENT)?;
-    let sb = dir.super_block();
-    let info = sb.data();
     let now = fmt_time(dir.current_time());
-    info.journal.run(
-        &info.pmem,
-        |t, s| {
-            let mut d = vfs_to_raw(dir, dir.data().get());
-            let mut r = vfs_to_raw(inode, inode.data().get());
-            if is_dir {
-                ops::op_rmdir(t, s, dir.ino(), &mut d, name, inode.ino(), &mut r, now)?;
-            } else {
-                ops::op_unlink(t, s, dir.ino(), &mut d, name, inode.ino(), &mut r, now)?;
-            }
-            Ok((d, r))
-        },
-        |(d, r)| {
-            raw_to_vfs(dir, d);
-            raw_to_vfs(inode, r);
-        },
-    )?;
-    Ok(())
+    inodes_txn([dir.into(), inode.into()], |t, s, [d, r]| {
+        if is_dir {
+            ops::op_rmdir(t, s, dir.ino(), d, name, inode.ino(), r, now)
+        } else {
+            ops::op_unlink(t, s, dir.ino(), d, name, inode.ino(), r, now)
+        }
+    })
 }
 
 /// `rename`, including `RENAME_NOREPLACE` (checked by the VFS) and `RENAME_EXCHANGE`, in one
 /// transaction.
 pub(crate) fn rename(
     _idmap: &Idmap,
-    old_dir: &INode<DaxFs>,
+    old_dir: &Locked<'_, DaxFs>,
     old: &Named<'_, DaxFs>,
-    new_dir: &INode<DaxFs>,
+    new_dir: &Locked<'_, DaxFs>,
     new: &Named<'_, DaxFs>,
+    replaced: Option<&Locked<'_, DaxFs>>,
     flags: u32,
 ) -> Result {
     if flags & !(rename::NOREPLACE | rename::EXCHANGE) != 0 {
@@ -230,8 +206,6 @@ pub(crate) fn rename(
     if exchange && tgt.is_none() {
         return Err(ENOENT);
     }
-    let sb = old_dir.super_block();
-    let info = sb.data();
     let same = old_dir.ino() == new_dir.ino();
     let now = fmt_time(old_dir.current_time());
     if let Some(t) = tgt {
@@ -244,48 +218,38 @@ pub(crate) fn rename(
             }
         }
     }
-    info.journal.run(
-        &info.pmem,
-        |t, s| {
-            let mut od = vfs_to_raw(old_dir, old_dir.data().get());
-            let mut nd = if same {
-                None
-            } else {
-                Some(vfs_to_raw(new_dir, new_dir.data().get()))
-            };
-            let mut sr = vfs_to_raw(src, src.data().get());
-            let mut tr = tgt.map(|ti| vfs_to_raw(ti, ti.data().get()));
+    // The inode moved is not always locked (a directory renamed within its parent is not):
+    // only its times and its parent change. The inode replaced loses a link and is locked.
+    let tgt_tx = match (tgt, replaced) {
+        (_, Some(r)) => TxInode::from(r),
+        (Some(t), None) => TxInode::from(t),
+        (None, None) => TxInode::None,
+    };
+    let nd_tx = if same {
+        TxInode::None
+    } else {
+        TxInode::from(new_dir)
+    };
+    inodes_txn(
+        [old_dir.into(), nd_tx, src.into(), tgt_tx],
+        |t, s, [od, nd, sr, tr]| {
             ops::op_rename(
                 t,
                 s,
                 ops::Rename {
                     src_dir_ino: old_dir.ino(),
-                    src_dir: &mut od,
+                    src_dir: od,
                     src_name: old.name(),
                     dst_dir_ino: new_dir.ino(),
-                    dst_dir: nd.as_mut(),
+                    dst_dir: (!same).then_some(nd),
                     dst_name: new.name(),
                     ino: src.ino(),
-                    inode: &mut sr,
-                    target: match (tgt, tr.as_mut()) {
-                        (Some(ti), Some(r)) => Some((ti.ino(), r)),
-                        _ => None,
-                    },
+                    inode: sr,
+                    target: tgt.map(|ti| (ti.ino(), tr)),
                     exchange,
                 },
                 now,
-            )?;
-            Ok((od, nd, sr, tr))
-        },
-        |(od, nd, sr, tr)| {
-            raw_to_vfs(old_dir, od);
-            if let Some(n) = nd {
-                raw_to_vfs(new_dir, n);
-            }
-            raw_to_vfs(src, sr);
-            if let (Some(ti), Some(r)) = (tgt, tr) {
-                raw_to_vfs(ti, r);
-            }
+            )
         },
     )
 }

@@ -22,19 +22,21 @@
 //! "Sealed files"). An error in the middle of sealing rolls back the same way at once.
 
 use crate::{
-    falloc,
+    bmap::{free_range, preallocate, set_size, unmap},
     format::{
         extent::{EXTENT_UNWRITTEN, MAX_FILE_BLOCKS},
         inode::Inode,
         ops, BLOCK_SIZE_U64,
     },
-    inode::{fmt_time, map_txn, next_extent, FREE_BUDGET},
+    inode::next_extent,
+    inode_txn::{fmt_time, inode_txn},
     mount::{DaxFs, SbInfo},
+    truncate::FREE_BUDGET,
 };
 use kernel::{
     fs::{
         file::{self, File},
-        inode::{flags, INode},
+        inode::{flags, INode, Locked},
     },
     prelude::*,
 };
@@ -44,6 +46,7 @@ use kernel::{
 /// changing anything unless it would grow the file (`ETXTBSY`).
 pub(crate) fn seal(file: &File, inode: &INode<DaxFs>, end: u64) -> Result {
     let locked = inode.lock();
+    let inode = &*locked;
     let size = u64::try_from(inode.size()).unwrap_or(0);
     if inode.data().get().is_sealed() {
         return if end > size { Err(ETXTBSY) } else { Ok(()) };
@@ -52,25 +55,25 @@ pub(crate) fn seal(file: &File, inode: &INode<DaxFs>, end: u64) -> Result {
     if new_size > size {
         inode.newsize_ok(new_size.try_into()?)?;
     }
-    file::modified(file, &locked)?;
+    file::modified(file, inode)?;
     // A seal rolled back after an error whose roll-back failed too: finish that first.
     if inode.data().get().seal_intent() {
         end_intent(inode)?;
     }
-    crate::file::trim_ahead(inode)?;
+    crate::ahead::trim_ahead(inode)?;
     let blocks = new_size.div_ceil(BLOCK_SIZE_U64);
     // Faults stay out until the seal is set: none may allocate, and the zero pages mapped
     // for holes are removed before the holes get blocks.
-    let guard = falloc::unmap(inode, 0, blocks * BLOCK_SIZE_U64)?;
+    let guard = unmap(inode, 0, blocks * BLOCK_SIZE_U64)?;
     // Allocating first: a seal refused with ENOSPC leaves what lies past the end in place.
-    falloc::preallocate(inode, 0, blocks)?;
-    falloc::free_range(inode, blocks, MAX_FILE_BLOCKS)?;
+    preallocate(inode, 0, blocks)?;
+    free_range(inode, blocks, MAX_FILE_BLOCKS)?;
     if new_size > size {
-        crate::inode::zero_past_eof(inode, size, new_size)?;
-        falloc::set_size(inode, new_size)?;
+        crate::truncate::zero_past_eof(inode, size, new_size)?;
+        set_size(inode, new_size)?;
     }
     convert_unwritten(inode, blocks)?;
-    map_txn(inode, |t, _, raw| ops::op_seal_begin(t, inode.ino(), raw))?;
+    inode_txn(inode, |t, _, raw| ops::op_seal_begin(t, inode.ino(), raw))?;
     if let Err(e) = mark_extents(inode, true).and_then(|()| commit_seal(inode)) {
         if let Err(e2) = end_intent(inode) {
             pr_warn!(
@@ -91,13 +94,14 @@ pub(crate) fn seal(file: &File, inode: &INode<DaxFs>, end: u64) -> Result {
 /// that check until the inode flag is cleared, no new one can be created (`mmap` fails with
 /// `EPERM`, as for a memfd with `F_SEAL_WRITE`).
 pub(crate) fn unseal(inode: &INode<DaxFs>) -> Result {
-    let _locked = inode.lock();
+    let locked = inode.lock();
+    let inode = &*locked;
     let raw = inode.data().get();
     if raw.is_sealed() {
         let denied = inode.deny_writable_mappings().map_err(|_| EBUSY)?;
         inode.super_block().data().stats.unseal_window();
         let now = fmt_time(inode.current_time());
-        map_txn(inode, |t, _, raw| {
+        inode_txn(inode, |t, _, raw| {
             ops::op_unseal_begin(t, inode.ino(), raw, now)
         })?;
         inode.set_flags(0, flags::IOMAP_IMMUTABLE);
@@ -110,7 +114,7 @@ pub(crate) fn unseal(inode: &INode<DaxFs>) -> Result {
 
 /// Zeroes the blocks of every UNWRITTEN extent below block `end` and makes them written, one
 /// extent (of at most a conversion's worth of blocks) per transaction.
-fn convert_unwritten(inode: &INode<DaxFs>, end: u64) -> Result {
+fn convert_unwritten(inode: &Locked<'_, DaxFs>, end: u64) -> Result {
     let info = inode.super_block().data();
     let mut lblk = 0;
     while lblk < end {
@@ -124,7 +128,7 @@ fn convert_unwritten(inode: &INode<DaxFs>, end: u64) -> Result {
         let from = e.lblk.max(lblk);
         let len = (e.lend().min(end) - from).min(crate::file::MAX_ALLOC_BLOCKS);
         info.pmem.zero_blocks(e.pblk + (from - e.lblk), len)?;
-        map_txn(inode, |t, s, raw| {
+        inode_txn(inode, |t, s, raw| {
             ops::op_convert(t, s, inode.ino(), raw, from, len)
         })?;
         lblk = from + len;
@@ -134,10 +138,10 @@ fn convert_unwritten(inode: &INode<DaxFs>, end: u64) -> Result {
 
 /// Sets (`seal`) or clears `EXTENT_SEALED` on every extent of the file, in transactions of
 /// bounded size, under a pending intent.
-fn mark_extents(inode: &INode<DaxFs>, seal: bool) -> Result {
+fn mark_extents(inode: &Locked<'_, DaxFs>, seal: bool) -> Result {
     let mut at = Some(0);
     while let Some(from) = at {
-        at = map_txn(inode, |t, s, raw| {
+        at = inode_txn(inode, |t, s, raw| {
             ops::op_seal_extents(t, s, inode.ino(), raw, from, seal, FREE_BUDGET)
         })?;
     }
@@ -146,9 +150,9 @@ fn mark_extents(inode: &INode<DaxFs>, seal: bool) -> Result {
 
 /// The last transaction of a seal: sets the inode's SEALED flag and its change time and clears
 /// the intent, and mirrors the flag in the VFS inode once the transaction has committed.
-fn commit_seal(inode: &INode<DaxFs>) -> Result {
+fn commit_seal(inode: &Locked<'_, DaxFs>) -> Result {
     let now = fmt_time(inode.current_time());
-    map_txn(inode, |t, s, raw| {
+    inode_txn(inode, |t, s, raw| {
         ops::op_seal_inode(t, s, inode.ino(), raw, now)
     })?;
     inode.set_flags(flags::IOMAP_IMMUTABLE, flags::IOMAP_IMMUTABLE);
@@ -157,9 +161,9 @@ fn commit_seal(inode: &INode<DaxFs>) -> Result {
 
 /// Carries out a pending intent of an unsealed file: clears every extent's SEALED flag, then
 /// the intent.
-fn end_intent(inode: &INode<DaxFs>) -> Result {
+fn end_intent(inode: &Locked<'_, DaxFs>) -> Result {
     mark_extents(inode, false)?;
-    map_txn(inode, |t, s, raw| ops::op_seal_end(t, s, inode.ino(), raw))
+    inode_txn(inode, |t, s, raw| ops::op_seal_end(t, s, inode.ino(), raw))
 }
 
 /// Recovery at mount of inode `ino` (`raw`), found on the orphan list with links and a pending

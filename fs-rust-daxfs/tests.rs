@@ -80,7 +80,7 @@ mod daxfs_kunit {
 
     #[test]
     fn allocation_ahead_of_appends() {
-        use crate::file::ahead_blocks;
+        use crate::ahead::ahead_blocks;
         let plenty = 1 << 30;
         // 16 blocks at first, then as many as the file has, at most 256, less what the write
         // needs itself.

@@ -113,6 +113,7 @@ if want kernel; then
 	check "kernel build (CONFIG_DAXFS_FS=y)" "$REPO/scripts/kernel-build.sh"
 	echo "kernel build took $(( $(date +%s) - s )) s"
 	check "kselftest build (filesystems/seal_block_map)" "$REPO/scripts/kselftest-build.sh"
+	check "compile-fail tests of the Rust VFS abstractions" "$REPO/scripts/tests/compile-fail.sh"
 fi
 
 # Every VM of this run boots its own copy of the kernel (vm.sh: DAXFS_KERNEL):

@@ -1,0 +1,8 @@
+//! The size of an inode is set only through `Locked`: not on a bare inode.
+// expect: E0599
+use kernel::fs::{inode::INode, FileSystem};
+
+#[allow(dead_code)]
+fn f<T: FileSystem + ?Sized>(i: &INode<T>) {
+    i.set_size(0);
+}
