@@ -14,10 +14,11 @@
 #   make vm        interactive shell in the VM (virtme-ng, NVDIMM attached)
 #   make check-patches   checkpatch.pl on linux-patches/
 #   make series-build    build the series patch by patch (each must build on its own; long)
+#   make lint-kernel     rustfmtcheck, CLIPPY=1 and rustdoc on the built kernel tree
 #   make bench     ext4-dax / xfs-dax / daxfs benchmark in one VM
 
 SHELL := /bin/bash
-.PHONY: all demo test test-debug deps tree patches kernel tools vm check-patches series-build bench clean-kbuild
+.PHONY: all demo test test-debug deps tree patches kernel tools vm check-patches series-build lint-kernel bench clean-kbuild
 
 all: kernel tools
 
@@ -53,6 +54,9 @@ check-patches: tree
 
 series-build: deps
 	scripts/series-build.sh
+
+lint-kernel: kernel
+	scripts/kernel-lint.sh
 
 bench: kernel tools
 	scripts/bench.sh

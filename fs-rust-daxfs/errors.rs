@@ -75,8 +75,13 @@ pub(crate) struct Errors {
     policy: Atomic<u32>,
     /// Corruptions found since mount.
     count: Atomic<u64>,
-    /// Set by the first corruption under `errors=remount-ro`: nothing is written any more.
+    /// Set by the first corruption under `errors=remount-ro`, a memory failure in metadata or
+    /// the removal of the device: nothing is written any more.
     stopped: Atomic<bool>,
+    /// The data area, `[data_start, data_end)` in bytes of the device, once the superblock is
+    /// read (both 0 before): a memory failure outside it is in metadata.
+    data_start: Atomic<u64>,
+    data_end: Atomic<u64>,
     #[pin]
     limit: RateLimit,
 }
@@ -91,6 +96,8 @@ impl Errors {
                 policy: Atomic::new(policy.encode()),
                 count: Atomic::new(0),
                 stopped: Atomic::new(false),
+                data_start: Atomic::new(0),
+                data_end: Atomic::new(0),
                 limit <- RateLimit::new(),
             }),
             GFP_KERNEL,
@@ -123,6 +130,57 @@ impl Errors {
         } else {
             Ok(())
         }
+    }
+
+    /// Records where the data area is, `[start, end)` in bytes (see [`Errors::media_failure`]).
+    pub(crate) fn set_data_area(&self, start: u64, end: u64) {
+        self.data_start.store(start, Relaxed);
+        self.data_end.store(end, Relaxed);
+    }
+
+    /// The memory of `[offset, offset + len)` of the device failed (`pre_remove`: the device
+    /// is about to be removed). In the data area, it is a file's data (or a B+tree node or
+    /// directory block, which later reads report as corrupt): `EOPNOTSUPP` lets the kernel kill
+    /// the processes that map the page. Anywhere else it is metadata: the failure is counted
+    /// as an error (the superblock records it at unmount) and nothing is written any more, under
+    /// every `errors=` policy but `panic`, which panics; writing on around lost metadata would
+    /// spread the damage.
+    pub(crate) fn media_failure(&self, offset: u64, len: u64, pre_remove: bool) -> Result {
+        if pre_remove {
+            if !self.stopped.xchg(true, Relaxed) {
+                pr_crit!(
+                    "{}: the device is being removed: no further changes are written\n",
+                    self.dev()
+                );
+            }
+            return Ok(());
+        }
+        let (start, end) = (self.data_start.load(Relaxed), self.data_end.load(Relaxed));
+        let last = offset.saturating_add(len);
+        if start < end && offset >= start && last <= end {
+            pr_err!(
+                "{}: memory failure at byte {} ({} bytes), in the data area: the processes mapping it are killed\n",
+                self.dev(),
+                offset,
+                len
+            );
+            return Err(EOPNOTSUPP);
+        }
+        self.count.add(1, Relaxed);
+        pr_crit!(
+            "{}: memory failure at byte {} ({} bytes), in metadata: no further changes are written until unmount; run fsck.daxfs\n",
+            self.dev(),
+            offset,
+            len
+        );
+        if self.policy() == Policy::Panic {
+            kernel::panic::panic(fmt!(
+                "daxfs: {}: errors=panic: memory failure in metadata",
+                self.dev()
+            ))
+        }
+        self.stopped.store(true, Relaxed);
+        Ok(())
     }
 
     /// Turns a format error met on inode `ino` (0: no inode in particular) into its errno and,
@@ -166,5 +224,15 @@ pub(crate) fn quiet_when_stopped(r: Result) -> Result {
     match r {
         Err(e) if e == EROFS => Ok(()),
         r => r,
+    }
+}
+
+/// Hears of the memory failures of a mounted device ([`kernel::fs::dax::FailureHandler`]) and
+/// hands them to its [`Errors`].
+pub(crate) struct MediaFailures(pub(crate) Arc<Errors>);
+
+impl kernel::fs::dax::FailureHandler for MediaFailures {
+    fn notify_failure(&self, offset: u64, len: u64, pre_remove: bool) -> Result {
+        self.0.media_failure(offset, len, pre_remove)
     }
 }

@@ -7,7 +7,7 @@
 //! an errno and a single `daxfs: <dev>: ...` line in the kernel log.
 
 use crate::{
-    errors::{Errors, Policy},
+    errors::{Errors, MediaFailures, Policy},
     format::{
         self,
         dir::NAME_MAX,
@@ -169,8 +169,18 @@ impl fs::FileSystem for DaxFs {
             }};
         }
 
-        let dax = match sb.dax_device() {
-            Ok(d) => d,
+        // The error state exists before the device is held: memory failures go to it from
+        // now on (all of the device is metadata until its data area is known).
+        let errors = Errors::new(id, opts.errors.unwrap_or(Policy::ReadOnly))?;
+        let dax = match sb.dax_device_held(MediaFailures(errors.clone())) {
+            Ok((d, true)) => d,
+            Ok((d, false)) => {
+                pr_warn!(
+                    "{}: another filesystem holds the DAX device: memory failures are not reported to daxfs\n",
+                    dev
+                );
+                d
+            }
             Err(_) => refuse!(EINVAL, "device does not support DAX"),
         };
         if sb.set_blocksize(BLOCK_SIZE as u32).is_err() {
@@ -230,6 +240,10 @@ impl fs::FileSystem for DaxFs {
             layout.data_start * BLOCK_SIZE_U64,
             layout.data_end() * BLOCK_SIZE_U64,
         )?;
+        errors.set_data_area(
+            layout.data_start * BLOCK_SIZE_U64,
+            layout.data_end() * BLOCK_SIZE_U64,
+        );
 
         let mut jraw = [0u8; JH_SIZE];
         if let Err(e) = pmem.read(layout.journal_start * BLOCK_SIZE_U64, &mut jraw) {
@@ -295,7 +309,6 @@ impl fs::FileSystem for DaxFs {
             Err(e) => refuse!(EUCLEAN, "invalid superblock after recovery: {}", e),
         };
         let stats = Stats::new()?;
-        let errors = Errors::new(id, opts.errors.unwrap_or(Policy::ReadOnly))?;
         let jinit = Journal::new(fsb, jc, stats.clone(), errors.clone())?;
         let dir = sysfs::Dir::new(sb, stats::Files(stats.clone(), errors.clone()));
 
