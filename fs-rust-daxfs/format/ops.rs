@@ -575,7 +575,9 @@ pub fn op_rename<M: Medium + ?Sized>(
 /// Allocates blocks for the hole at `[lblk, lblk + want)` of regular file
 /// `ino` (the caller guarantees it is a hole and does not reach the next
 /// extent). The goal is the physical block that continues the extent
-/// before `lblk`; the run found may be shorter than `want`. If that
+/// before `lblk`, and [`Txn::alloc_file_blocks`] keeps the file in its
+/// 2 MiB phase where the allocation can fill 2 MiB chunks; the run found
+/// may be shorter than `want`. If that
 /// extent ends at `lblk`, is physically contiguous and has the same
 /// flags, it is extended ([`map_update`]) instead of adding an extent, so
 /// appending writes keep one extent. Returns the newly allocated range
@@ -607,7 +609,7 @@ pub fn op_alloc<M: Medium + ?Sized>(
         Some(p) => pend(&p).saturating_add(lblk.saturating_sub(p.lend())),
         None => 0,
     };
-    let (pblk, n) = t.alloc_blocks(goal, want)?;
+    let (pblk, n) = t.alloc_file_blocks(goal, lblk, want)?;
     let len = u32::try_from(n).map_err(|_| Error::Corrupt("allocation length"))?;
     let flags = if unwritten { EXTENT_UNWRITTEN } else { 0 };
     let new = Extent {

@@ -660,21 +660,48 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
         Ok(None)
     }
 
-    /// Allocates a contiguous run of 1 to `want` blocks (as many as are
-    /// free there, up to `want` and `u32::MAX`; for `want >= 512` a run
-    /// shorter than `want` ends at a 2 MiB group boundary when it can): at
-    /// `goal` if that block is free (for `want >= 512`, the rest of its
-    /// group too); else, for `want >= 512`, from the start of a wholly free
-    /// 2 MiB group (found in the group table from the cursor on); else,
-    /// for a smaller `want`, at a free run of `want` blocks in a partly
-    /// used group (the cursor's first; [`PARTIAL_GROUPS_SCANNED`] at most),
-    /// so that small allocations do not break up the wholly free groups
-    /// huge-page files need as the filesystem ages (the WineFS policy);
-    /// else at the first free block at or after `cursors.block`
-    /// (wrapping).
+    /// Allocates a contiguous run of 1 to `want` blocks for metadata (a tree
+    /// node, a symlink's block): as [`Txn::alloc_file_blocks`] for a small
+    /// request that no file offset constrains.
     /// Updates the block bitmap, the group table and `free_blocks`.
     /// Returns `(pblk, len)`; [`Error::NoSpace`] if no block is free.
     pub fn alloc_blocks(&mut self, goal: u64, want: u64) -> Result<(u64, u64)> {
+        self.alloc_run(goal, want, None)
+    }
+
+    /// Allocates a contiguous run of 1 to `want` blocks (as many as are
+    /// free there, up to `want` and `u32::MAX`) for file block `lblk`.
+    ///
+    /// A DAX fault maps 2 MiB of a file with one huge page only where the
+    /// file's 2 MiB chunk lies in one physically 2 MiB-aligned run, that is
+    /// where block `lblk` sits at a physical block `p` with
+    /// `p % 512 == lblk % 512` (the file's *phase*). So an allocation that
+    /// can fill chunks (`want >= 512`, or at least half a chunk starting at
+    /// a chunk boundary, as appends past 1 MiB and 1 MiB writes are) is
+    /// placed in phase: at `goal` if `goal` is in phase and the rest of
+    /// its group is free; else in a wholly free 2 MiB group (found in the
+    /// group table from the cursor on), at the block of the file's phase;
+    /// else at `goal` if it is free; a short run of such an allocation ends
+    /// at a group boundary when it can, so that the next run, from a free
+    /// group, stays in phase. A smaller allocation is taken at `goal` if
+    /// that block is free; else at a free run of `want` blocks in a partly
+    /// used group (the cursor's first; [`PARTIAL_GROUPS_SCANNED`] at most),
+    /// so that small allocations do not break up the wholly free groups
+    /// huge-page files need as the filesystem ages (the WineFS policy).
+    /// Either falls back to the first free block at or after
+    /// `cursors.block` (wrapping).
+    /// Updates the block bitmap, the group table and `free_blocks`.
+    /// Returns `(pblk, len)`; [`Error::NoSpace`] if no block is free.
+    pub fn alloc_file_blocks(&mut self, goal: u64, lblk: u64, want: u64) -> Result<(u64, u64)> {
+        let phase = lblk % GROUP_BLOCKS;
+        let fills = want >= GROUP_BLOCKS || (phase == 0 && want >= GROUP_BLOCKS / 2);
+        self.alloc_run(goal, want, fills.then_some(phase))
+    }
+
+    /// The allocator of [`Txn::alloc_blocks`] and [`Txn::alloc_file_blocks`]:
+    /// `phase` is the bitmap index modulo 512 that the run must start at to
+    /// fill 2 MiB chunks, `None` for a small allocation.
+    fn alloc_run(&mut self, goal: u64, want: u64, phase: Option<u64>) -> Result<(u64, u64)> {
         if want == 0 {
             return Err(Error::BadField("allocation length"));
         }
@@ -686,31 +713,49 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
         let nbits = l.data_blocks;
         let bm = l.block_bitmap_start;
         let mut start = None;
-        let big = want >= GROUP_BLOCKS;
-        if l.in_data(goal, 1) {
-            // A big allocation continues at `goal` only if the rest of its
-            // group is free: a file mapped 2 MiB-aligned so far stays so.
-            let rel = goal - l.data_start;
-            let need = if big {
-                GROUP_BLOCKS - rel % GROUP_BLOCKS
-            } else {
-                1
-            };
-            if self.bit_run(bm, rel, need, nbits, false)? == need.min(nbits - rel) {
-                start = Some(rel);
+        let goal_rel = if l.in_data(goal, 1) {
+            Some(goal - l.data_start)
+        } else {
+            None
+        };
+        match (goal_rel, phase) {
+            // An allocation that fills chunks continues at `goal` only in
+            // phase and if the rest of its group is free: a file mapped
+            // 2 MiB-aligned so far stays so.
+            (Some(rel), Some(ph)) if rel % GROUP_BLOCKS == ph => {
+                let need = GROUP_BLOCKS - ph;
+                if self.bit_run(bm, rel, need, nbits, false)? == need.min(nbits - rel) {
+                    start = Some(rel);
+                }
             }
+            (Some(rel), None) => {
+                if self.bit_run(bm, rel, 1, nbits, false)? == 1 {
+                    start = Some(rel);
+                }
+            }
+            _ => {}
         }
         let cur = if l.in_data(self.cursors.block, 1) {
             self.cursors.block - l.data_start
         } else {
             0
         };
-        if start.is_none() && big {
+        if let (None, Some(ph)) = (start, phase) {
             if let Some(g) = self.find_group(cur / GROUP_BLOCKS, |used| used == 0)? {
-                start = Some(g * GROUP_BLOCKS);
+                let at = g * GROUP_BLOCKS + ph;
+                if at < nbits {
+                    start = Some(at);
+                }
+            }
+            if start.is_none() {
+                if let Some(rel) = goal_rel {
+                    if self.bit_run(bm, rel, 1, nbits, false)? == 1 {
+                        start = Some(rel);
+                    }
+                }
             }
         }
-        if start.is_none() && !big {
+        if start.is_none() && phase.is_none() {
             start = self.find_in_partial_group(cur, want)?;
         }
         if start.is_none() {
@@ -724,8 +769,8 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
         if len == 0 {
             return Err(Error::Corrupt("block bitmap"));
         }
-        if big && len < want {
-            // A short run of a big allocation ends at a group boundary, so
+        if phase.is_some() && len < want {
+            // A short run of a chunk-filling allocation ends at a group boundary, so
             // that the caller's next run, from a free group, keeps the
             // file's blocks and its offsets in the same 2 MiB phase.
             let end = (bit + len) / GROUP_BLOCKS * GROUP_BLOCKS;

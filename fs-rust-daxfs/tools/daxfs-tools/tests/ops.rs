@@ -1605,3 +1605,48 @@ fn aging_keeps_free_groups_for_huge_pages() {
         "aged filesystem",
     );
 }
+
+/// Files written by appends, as `write(2)` allocates for them (the write
+/// path's request: the blocks written, plus the blocks allocated ahead of
+/// appends, `ahead.rs`: as many as the file has, 16 to 256), on a
+/// filesystem whose allocation cursor sits in a partly used group: a file
+/// written 1 MiB at a time is 2 MiB-aligned in every chunk, and one written
+/// 4 KiB at a time in every chunk after its first 2 MiB. Before, both kept
+/// the phase of their first small allocation, and no chunk could be mapped
+/// with a huge page (0 of 16 for both).
+#[test]
+fn appended_files_keep_the_2mib_phase() {
+    let img = fresh_image(256 << 20, Some(4096));
+    let (env, _) = Env::open(img).unwrap();
+    let mut w = World::new(env, 9);
+    // Small files: the cursor ends inside a partly used group.
+    for k in 0..20 {
+        let f = w.new_file(&format!("s{}", k));
+        w.map_range(f, 0, 1 + k * 7, false);
+    }
+    let chunks = 16;
+    let big = w.new_file("mib-writes");
+    for k in 0..chunks * 2 {
+        w.map_range(big, k * 256, 256, false);
+    }
+    assert_eq!(
+        huge_chunks(&w, big, chunks * GROUP_BLOCKS),
+        (chunks, chunks)
+    );
+    let small = w.new_file("4k-writes");
+    let mut at = 0;
+    while at < chunks * GROUP_BLOCKS {
+        // ahead_blocks(): the file's size, clamped to 16..=256, in all.
+        let want = at.clamp(16, 256).min(chunks * GROUP_BLOCKS - at);
+        w.map_range(small, at, want, false);
+        at += want;
+    }
+    let (huge, _) = huge_chunks(&w, small, chunks * GROUP_BLOCKS);
+    assert!(huge >= chunks - 1, "{} of {} chunks in phase", huge, chunks);
+    assert_fsck_clean(
+        &w.env.m.cur,
+        &common::scratch("ops-append-phase").join("img"),
+        Some(0),
+        "appended files",
+    );
+}

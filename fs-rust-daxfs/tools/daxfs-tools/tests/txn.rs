@@ -146,8 +146,8 @@ fn block_allocator() {
     assert_eq!((p5, n5), (goal + 15, 100));
     assert_eq!((p5 - l.data_start) / GROUP_BLOCKS, 1);
     e.txn(|t, _| t.free_blocks(p5, n5)).unwrap();
-    // >= 512 blocks: start of a wholly free group.
-    let (p4, n4) = e.txn(|t, _| t.alloc_blocks(0, 600)).unwrap();
+    // >= 512 blocks of a file from block 0: start of a wholly free group.
+    let (p4, n4) = e.txn(|t, _| t.alloc_file_blocks(0, 0, 600)).unwrap();
     assert_eq!((p4 - l.data_start) % GROUP_BLOCKS, 0);
     assert_eq!(n4, 600);
     assert_eq!(e.sb.free_blocks, free0 - 10 - 5 - 4 - 600);
@@ -196,6 +196,79 @@ fn block_allocator() {
     assert_eq!(e.sb.free_blocks, free0);
     let dir = common::scratch("txn-alloc");
     assert_fsck_clean(&e.m.cur, &dir.join("img"), Some(0), "allocator");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// File allocations that can fill 2 MiB chunks are placed in the file's
+/// 2 MiB phase (physical block = file block modulo 512), so that a DAX
+/// fault can map each chunk with one huge page; small ones are not.
+#[test]
+fn file_allocations_keep_the_2mib_phase() {
+    let mut e = env(64 << 20);
+    let l = e.sb.layout;
+    let rel = |p: u64| p - l.data_start;
+    // A partly used group at the cursor, out of phase.
+    let mut all = Vec::new();
+    let mut take = |e: &mut Env, goal: u64, lblk: u64, want: u64| {
+        let r = e.txn(|t, _| t.alloc_file_blocks(goal, lblk, want)).unwrap();
+        all.push(r);
+        r
+    };
+    let (small, _) = take(&mut e, 0, 0, 37);
+    let (mid, _) = take(&mut e, 0, 3, 100);
+    assert_eq!(
+        mid,
+        small + 37,
+        "a small allocation packs into the partly used group"
+    );
+    // Half a chunk from a chunk boundary (a 1 MiB write at offset 0, or an
+    // append past 1 MiB): a free group, at its start; not the free blocks
+    // after `mid` in the partly used group.
+    let (p, n) = take(&mut e, 0, 0, 256);
+    assert_eq!((rel(p) % GROUP_BLOCKS, n), (0, 256));
+    assert_ne!(rel(p) / GROUP_BLOCKS, rel(small) / GROUP_BLOCKS);
+    // Its continuation in phase at the goal (the rest of the group is
+    // free) ...
+    let (p2, _) = take(&mut e, p + 256, 256, 256);
+    assert_eq!(p2, p + 256);
+    // ... but a goal out of phase is not taken by a chunk-filling
+    // allocation: the file realigns in a free group.
+    let goal = mid + 100;
+    let (p3, n3) = take(&mut e, goal, 512, 256);
+    assert_eq!((rel(p3) % GROUP_BLOCKS, n3), (0, 256));
+    // A big allocation from the middle of a chunk starts at that offset
+    // of a free group, and its short runs end at group boundaries.
+    let (p4, n4) = take(&mut e, 0, 512 * 7 + 200, 2000);
+    assert_eq!(rel(p4) % GROUP_BLOCKS, 200);
+    assert!(n4 == 2000 || (rel(p4) + n4) % GROUP_BLOCKS == 0, "{}", n4);
+    // Without a goal, a small allocation is not phase-aligned: it packs
+    // into the partly used group at the cursor, where the last run ended.
+    let (p5, _) = take(&mut e, 0, 512, 16);
+    assert_eq!(p5, p4 + n4);
+    assert_ne!(rel(p5) % GROUP_BLOCKS, 0);
+    // With no free group left, a chunk-filling allocation still continues
+    // at its goal rather than anywhere.
+    let mut held = Vec::new();
+    loop {
+        match e.txn(|t, _| t.alloc_file_blocks(0, 0, GROUP_BLOCKS)) {
+            Ok((q, m)) if m == GROUP_BLOCKS && rel(q) % GROUP_BLOCKS == 0 => held.push((q, m)),
+            Ok(r) => {
+                e.txn(|t, _| t.free_blocks(r.0, r.1)).unwrap();
+                break;
+            }
+            Err(x) => panic!("{:?}", x),
+        }
+    }
+    let (q, m) = held.pop().unwrap();
+    e.txn(|t, _| t.free_blocks(q + 300, m - 300)).unwrap();
+    held.push((q, 300));
+    let (p6, _) = take(&mut e, q + 300, 300, 1024);
+    assert_eq!(p6, q + 300);
+    for (b, n) in all.into_iter().chain(held) {
+        e.txn(|t, _| t.free_blocks(b, n)).unwrap();
+    }
+    let dir = common::scratch("txn-phase");
+    assert_fsck_clean(&e.m.cur, &dir.join("img"), Some(0), "phase");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
