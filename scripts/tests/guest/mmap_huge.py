@@ -12,7 +12,10 @@ and xfs), and the first store to each page of a sealed file must take one
 write fault per 2 MiB (PMD faults), counted in /sys/fs/daxfs/DEV/. The
 same stores to a preallocated (fallocate mode 0) unsealed file are
 counted and reported, not checked: how many of its 2 MiB chunks a fault
-maps at once. Prints ok/not ok lines; exit 1 on failure.
+maps at once. A file written by 1 MiB appends and then sealed must have
+every chunk mapped by one fault on a fresh filesystem; that figure on an
+aged one, and for a file written by 4 KiB appends, are reported.
+Prints ok/not ok lines; exit 1 on failure.
 """
 import ctypes
 import mmap
@@ -21,7 +24,7 @@ import sys
 
 from tap import Reporter, exit_status
 
-from pmem_calls import BS, MAP_FAILED, MAP_SHARED_VALIDATE, MAP_SYNC, SEAL, libc, sysfs_dir
+from pmem_calls import BS, MAP_FAILED, MAP_SHARED_VALIDATE, MAP_SYNC, SEAL, UNSEAL, libc, sysfs_dir
 
 SIZE, HUGE = 64 << 20, 2 << 20
 mnt = sys.argv[1]
@@ -92,6 +95,38 @@ libc.munmap(addr, SIZE)
 print(f"# {label}: preallocated, unsealed, MAP_SHARED_VALIDATE|MAP_SYNC: {faults} write faults, "
       f"{huge_chunks(faults)} of {SIZE // HUGE} 2 MiB chunks mapped by one fault")
 os.unlink(prealloc)
+# Files written by appends, then sealed: a seal keeps the blocks a file
+# has, so its huge pages depend on where the appends put them. On a fresh
+# filesystem, 1 MiB write(2)s (dd bs=1M) must give every 2 MiB chunk in
+# phase. Reported only: the same on an aged filesystem, and a file written
+# by 4 KiB appends (0 of 32 chunks on 2026-12-04, although the allocator
+# model in cargo test puts all but the first in phase; not explained yet).
+for what, bs, want in (("1 MiB", 1 << 20, SIZE // HUGE), ("4 KiB", BS, None)):
+    path = os.path.join(mnt, "huge-appended")
+    buf = b"a" * bs
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+    for _ in range(SIZE // bs):
+        os.write(fd, buf)
+    os.fsync(fd)
+    os.close(fd)
+    fd = os.open(path, os.O_RDWR)
+    sealed_ok = libc.fallocate(fd, SEAL, 0, SIZE) == 0
+    os.close(fd)
+    addr = plain_map(path, MAP_SHARED_VALIDATE | MAP_SYNC)
+    faults = touch(addr)
+    libc.munmap(addr, SIZE)
+    chunks = huge_chunks(faults)
+    print(f"# {label}: written by {what} appends, sealed: {faults} write faults, "
+          f"{chunks} of {SIZE // HUGE} 2 MiB chunks mapped by one fault")
+    if label == "fresh" and want is not None:
+        report(sealed_ok and chunks >= want,
+               f"a 64 MiB file written by {what} appends and sealed: "
+               f"at least {want} of {SIZE // HUGE} chunks mapped by one fault",
+               f"sealed: {sealed_ok}, {faults} write faults, {chunks} chunks")
+    fd = os.open(path, os.O_RDWR)
+    libc.fallocate(fd, UNSEAL, 0, 1)
+    os.close(fd)
+    os.unlink(path)
 small = os.path.join(mnt, "small")
 with open(small, "wb") as f:
     f.write(b"s" * (1 << 20))
