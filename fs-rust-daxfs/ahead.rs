@@ -4,7 +4,11 @@
 //! a file has not grown into ([`trim_ahead`]). The range is recorded in the in-core inode
 //! ([`crate::inode::InodeInfo::ahead`]); [`crate::file`] allocates it.
 
-use crate::{bmap::free_range, format::BLOCK_SIZE_U64, mount::DaxFs};
+use crate::{
+    bmap::free_range,
+    format::{BLOCK_SIZE_U64, GROUP_BLOCKS},
+    mount::DaxFs,
+};
 use kernel::{fs::inode::Locked, prelude::*};
 
 /// Blocks allocated ahead of an appending write at least (64 KiB) and at most (1 MiB).
@@ -18,13 +22,26 @@ const AHEAD_MAX: u64 = 256;
 /// grows with the file) makes it one per 64 KiB to 1 MiB. Nothing is allocated ahead when free
 /// space is short (less than 64 times the amount), so that the blocks held ahead by open files
 /// never make another allocation fail.
+///
+/// Once the amount is at its most (the file has 1 MiB), the allocation ends at a 2 MiB boundary
+/// of the file when it crosses one, so that the next append's allocation starts a 2 MiB chunk
+/// and, being half a chunk, is placed in the file's 2 MiB phase (`Txn::alloc_file_blocks`):
+/// without it, one short run (free space running out in a partly used group) shifts every
+/// later allocation off the chunk boundaries, and a file written by small appends never gets
+/// huge-page faults.
 pub(crate) fn ahead_blocks(lblk: u64, want: u64, free: u64) -> u64 {
     let ahead = lblk.clamp(AHEAD_MIN, AHEAD_MAX);
     if want >= ahead || free / 64 < ahead {
-        0
-    } else {
-        ahead - want
+        return 0;
     }
+    let n = ahead - want;
+    if ahead == AHEAD_MAX {
+        let end = (lblk + want + n) & !(GROUP_BLOCKS - 1);
+        if end > lblk + want {
+            return end - lblk - want;
+        }
+    }
+    n
 }
 
 /// Frees the blocks allocated ahead of appending writes that are still past the end of the

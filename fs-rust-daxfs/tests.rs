@@ -86,8 +86,14 @@ mod daxfs_kunit {
         // needs itself.
         assert_eq!(ahead_blocks(0, 1, plenty), 15);
         assert_eq!(ahead_blocks(40, 1, plenty), 39);
-        assert_eq!(ahead_blocks(10_000, 1, plenty), 255);
-        assert_eq!(ahead_blocks(10_000, 200, plenty), 56);
+        assert_eq!(ahead_blocks(1000, 1, plenty), 23);
+        assert_eq!(ahead_blocks(1000, 200, plenty), 56);
+        // At most, the allocation ends at a 2 MiB boundary of the file when it crosses one
+        // (10_240 = 20 * 512), so that the next one starts a chunk.
+        assert_eq!(ahead_blocks(10_000, 1, plenty), 239);
+        assert_eq!(ahead_blocks(10_000, 200, plenty), 40);
+        assert_eq!(ahead_blocks(10_240, 1, plenty), 255);
+        assert_eq!(ahead_blocks(891, 1, plenty), 132);
         // A write as large as the amount gets nothing more.
         assert_eq!(ahead_blocks(0, 16, plenty), 0);
         assert_eq!(ahead_blocks(10_000, 256, plenty), 0);
