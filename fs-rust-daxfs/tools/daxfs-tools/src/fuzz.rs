@@ -1888,7 +1888,9 @@ impl Mutator<'_> {
                     l.data_end() - 1,
                     l.data_end() - u64::from(e.len),
                     l.data_end() - u64::from(e.len) + 1,
-                    u64::MAX - u64::from(e.len) + 2,
+                    // Past the end of the address space by one block (wraps for a
+                    // one-block extent, to 0, which is also a value worth trying).
+                    (u64::MAX - u64::from(e.len)).wrapping_add(2),
                     e.pblk + 1,
                     e.pblk - 1,
                 ]);
