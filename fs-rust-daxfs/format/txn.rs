@@ -140,10 +140,15 @@ struct DiffRanges<'b> {
 }
 
 impl DiffRanges<'_> {
+    /// The 8-byte word at `w` of `s`, if `s` holds all of it. An array, not a slice: comparing
+    /// two is one 64-bit compare, where comparing slices is a call to `bcmp` (that call, 512
+    /// times per block, was 8% of a metadata benchmark's time).
+    fn word(s: &[u8], w: usize) -> Option<[u8; 8]> {
+        s.get(w..w.checked_add(8)?)?.try_into().ok()
+    }
+
     fn word_differs(&self, w: usize) -> bool {
-        let a = self.new.get(w..w.saturating_add(8));
-        let b = self.old.get(w..w.saturating_add(8));
-        a != b
+        Self::word(self.new, w) != Self::word(self.old, w)
     }
 }
 
@@ -1161,6 +1166,60 @@ pub fn recover<M: Medium + ?Sized>(
             m.store_u64(jh + JH_OFF_APPLIED as u64, u64::from(seq))?;
             m.fence();
             Ok((JournalCursor::new(seq.wrapping_add(1)), true))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::{diff_ranges, DIFF_MERGE_GAP};
+    use std::{vec, vec::Vec};
+
+    /// The differing 8-byte words of `new` and `old`, merged when fewer than
+    /// [`DIFF_MERGE_GAP`] equal bytes lie between them: what [`diff_ranges`] must return.
+    fn reference(new: &[u8], old: &[u8]) -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> = vec![];
+        for (i, (a, b)) in new.chunks_exact(8).zip(old.chunks_exact(8)).enumerate() {
+            if a == b {
+                continue;
+            }
+            let (s, e) = (i * 8, i * 8 + 8);
+            match out.last_mut() {
+                Some(last) if s - last.1 < DIFF_MERGE_GAP => last.1 = e,
+                _ => out.push((s, e)),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn diff_ranges_match_a_word_by_word_reference() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..2000 {
+            let old: Vec<u8> = (0..4096).map(|_| rnd().to_le_bytes()[0]).collect();
+            let mut new = old.clone();
+            // From no change at all to most of the block changed, in runs and single bytes.
+            let changes = round % 40;
+            for _ in 0..changes {
+                let at = (rnd() % 4096) as usize;
+                let len = if rnd() % 2 == 0 {
+                    1
+                } else {
+                    (rnd() % 64) as usize
+                };
+                for b in new.iter_mut().skip(at).take(len) {
+                    *b = b.wrapping_add(1);
+                }
+            }
+            let got: Vec<(usize, usize)> = diff_ranges(&new, &old).collect();
+            assert_eq!(got, reference(&new, &old), "round {round}");
         }
     }
 }
