@@ -11,7 +11,8 @@ use crate::{
 };
 use kernel::{fs::inode::Locked, prelude::*};
 
-/// Blocks allocated ahead of an appending write at least (64 KiB) and at most (1 MiB).
+/// Blocks allocated ahead of an appending write at least (64 KiB) and at most (1 MiB); a file
+/// smaller than the least gets none.
 const AHEAD_MIN: u64 = 16;
 const AHEAD_MAX: u64 = 256;
 
@@ -19,9 +20,12 @@ const AHEAD_MAX: u64 = 256;
 /// `lblk` (past every extent of the file) when `free` blocks are free. Every allocation is a
 /// synchronous transaction, so appending in small writes would commit one per block; allocating
 /// ahead as much as the file already has (16 to 256 blocks, as XFS's speculative preallocation
-/// grows with the file) makes it one per 64 KiB to 1 MiB. Nothing is allocated ahead when free
-/// space is short (less than 64 times the amount), so that the blocks held ahead by open files
-/// never make another allocation fail.
+/// grows with the file) makes it one per 64 KiB to 1 MiB. Nothing is allocated ahead of a file
+/// smaller than 64 KiB: as XFS, whose preallocation starts at its `allocsize` (64 KiB), most
+/// small files are written once, and the blocks held ahead of each would cost their zeroing, a
+/// transaction at the last close to free them, and free space cut into holes too short for
+/// the next file's. Nor when free space is short (less than 64 times the amount), so that the
+/// blocks held ahead by open files never make another allocation fail.
 ///
 /// Once the amount is at its most (the file has 1 MiB), the allocation ends at a 2 MiB boundary
 /// of the file when it crosses one, so that the next append's allocation starts a 2 MiB chunk
@@ -30,7 +34,10 @@ const AHEAD_MAX: u64 = 256;
 /// later allocation off the chunk boundaries, and a file written by small appends never gets
 /// huge-page faults.
 pub(crate) fn ahead_blocks(lblk: u64, want: u64, free: u64) -> u64 {
-    let ahead = lblk.clamp(AHEAD_MIN, AHEAD_MAX);
+    if lblk < AHEAD_MIN {
+        return 0;
+    }
+    let ahead = lblk.min(AHEAD_MAX);
     if want >= ahead || free / 64 < ahead {
         return 0;
     }

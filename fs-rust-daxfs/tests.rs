@@ -82,9 +82,11 @@ mod daxfs_kunit {
     fn allocation_ahead_of_appends() {
         use crate::ahead::ahead_blocks;
         let plenty = 1 << 30;
-        // 16 blocks at first, then as many as the file has, at most 256, less what the write
-        // needs itself.
-        assert_eq!(ahead_blocks(0, 1, plenty), 15);
+        // Nothing for a file under 16 blocks (64 KiB), then as many as the file has, at most
+        // 256, less what the write needs itself.
+        assert_eq!(ahead_blocks(0, 1, plenty), 0);
+        assert_eq!(ahead_blocks(15, 1, plenty), 0);
+        assert_eq!(ahead_blocks(16, 1, plenty), 15);
         assert_eq!(ahead_blocks(40, 1, plenty), 39);
         assert_eq!(ahead_blocks(1000, 1, plenty), 23);
         assert_eq!(ahead_blocks(1000, 200, plenty), 56);
@@ -95,11 +97,11 @@ mod daxfs_kunit {
         assert_eq!(ahead_blocks(10_240, 1, plenty), 255);
         assert_eq!(ahead_blocks(891, 1, plenty), 132);
         // A write as large as the amount gets nothing more.
-        assert_eq!(ahead_blocks(0, 16, plenty), 0);
+        assert_eq!(ahead_blocks(16, 16, plenty), 0);
         assert_eq!(ahead_blocks(10_000, 256, plenty), 0);
         // Nothing ahead when free space is under 64 times the amount.
-        assert_eq!(ahead_blocks(0, 1, 64 * 16 - 1), 0);
-        assert_eq!(ahead_blocks(0, 1, 64 * 16), 15);
+        assert_eq!(ahead_blocks(16, 1, 64 * 16 - 1), 0);
+        assert_eq!(ahead_blocks(16, 1, 64 * 16), 15);
         assert_eq!(ahead_blocks(10_000, 1, 64 * 256 - 1), 0);
     }
 

@@ -58,16 +58,16 @@ report(b0 - counts()[0] == 20 and i0 - counts()[2] == 1, "O_TMPFILE counts its b
 os.close(fd)
 report(counts() == (b0, a0, i0), "... and gives them back at close")
 
-# Appending writes allocate ahead: 16 blocks at first, then as many as the
-# file has, up to 256 (one transaction per 64 KiB to 1 MiB instead of one
-# per block); an allocation of 256 ends at the next 2 MiB of the file
-# instead, so that later ones start on a 2 MiB boundary. What the file has
+# Appending writes allocate ahead once the file has 16 blocks (64 KiB): as
+# many as the file has, up to 256 (one transaction per 64 KiB to 1 MiB
+# instead of one per block); an allocation of 256 ends at the next 2 MiB of
+# the file instead, so that later ones start on a 2 MiB boundary. What the file has
 # not grown into is freed when the last writable file is released, and
 # before a fallocate.
 fd = os.open(p("app"), os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
 for k in range(40):
     os.write(fd, bytes([k]) * 4096)
-# Allocations at blocks 0 (16), 16 (16) and 32 (32): 64 blocks.
+# Allocations at blocks 0-15 (one each), 16 (16) and 32 (32): 64 blocks.
 report(b0 - counts()[0] == 64, "40 appended blocks hold 64 while the file is open",
        f"{b0 - counts()[0]}")
 rd = os.open(p("app"), os.O_RDONLY)

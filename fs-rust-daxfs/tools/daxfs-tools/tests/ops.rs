@@ -1608,8 +1608,8 @@ fn aging_keeps_free_groups_for_huge_pages() {
 
 /// Files written by appends, as `write(2)` allocates for them (the write
 /// path's request: the blocks written, plus the blocks allocated ahead of
-/// appends, `ahead.rs`: as many as the file has, 16 to 256, up to a 2 MiB
-/// boundary of the file at most), on a
+/// appends, `ahead.rs`: none under 16 blocks, then as many as the file
+/// has, at most 256, up to a 2 MiB boundary of the file at most), on a
 /// filesystem whose allocation cursor sits in a partly used group: a file
 /// written 1 MiB at a time is 2 MiB-aligned in every chunk, and one written
 /// 4 KiB at a time in every chunk after its first 2 MiB. Before, both kept
@@ -1637,9 +1637,10 @@ fn appended_files_keep_the_2mib_phase() {
     let small = w.new_file("4k-writes");
     let mut at = 0;
     while at < chunks * GROUP_BLOCKS {
-        // ahead_blocks(): the file's size, clamped to 16..=256, in all; at 256, ending at a
-        // 2 MiB boundary of the file when it crosses one.
-        let mut want = at.clamp(16, 256);
+        // ahead_blocks(): one block (the write's) while the file is under 16 blocks, then the
+        // file's size, at most 256, in all; at 256, ending at a 2 MiB boundary of the file when
+        // it crosses one.
+        let mut want = if at < 16 { 1 } else { at.min(256) };
         let end = (at + want) & !(GROUP_BLOCKS - 1);
         if want == 256 && end > at + 1 {
             want = end - at;
