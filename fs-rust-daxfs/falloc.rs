@@ -8,7 +8,8 @@
 //! blocks of the range and zeroes the partial ones at its edges; zeroing punches the range and
 //! preallocates it again, so its whole blocks end up UNWRITTEN (as on ext4 and XFS). Every change of the block map is a
 //! transaction of bounded size, so each step leaves a consistent filesystem. A sealed file's
-//! block map cannot change: every mode fails with `ETXTBSY`. Collapsing, inserting and
+//! block map cannot change: every mode fails with `ETXTBSY`, except preallocation within its
+//! size, which changes nothing and succeeds. Collapsing, inserting and
 //! unsharing ranges are not supported (`EOPNOTSUPP`). Sealing and unsealing are in `seal.rs`;
 //! the block map changes both use are in `bmap.rs`.
 
@@ -54,10 +55,17 @@ pub(crate) fn fallocate(
     }
     let keep = mode & falloc::KEEP_SIZE != 0;
     let locked = inode.lock();
-    if inode.data().get().is_sealed() {
-        return Err(ETXTBSY);
-    }
     let size = u64::try_from(inode.size()).unwrap_or(0);
+    if inode.data().get().is_sealed() {
+        // Every block of a sealed file below its size is allocated and written: preallocating
+        // there changes nothing (the VFS already answers it, unless the file was sealed after
+        // its check). Anything else would change the block map.
+        return if mode & !falloc::KEEP_SIZE == 0 && end <= size {
+            Ok(())
+        } else {
+            Err(ETXTBSY)
+        };
+    }
     if !keep && end > size {
         inode.newsize_ok(end.try_into()?)?;
     }

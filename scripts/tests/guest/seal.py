@@ -84,12 +84,22 @@ def check_refusals(fd, path, what):
     size = os.fstat(fd).st_size
     before = os.pread(fd, size, 0)
     blocks = os.fstat(fd).st_blocks
-    for mode, name in [(0, "allocate"), (KEEP_SIZE, "allocate keep-size"),
-                       (PUNCH | KEEP_SIZE, "punch"), (ZERO, "zero range"),
+    for mode, name in [(PUNCH | KEEP_SIZE, "punch"), (ZERO, "zero range"),
                        (COLLAPSE, "collapse"), (INSERT, "insert")]:
         r = falloc(fd, mode, 0, BS)
         report(r == errno.ETXTBSY, f"{what}: fallocate {name} fails with ETXTBSY",
                os.strerror(r) if r else "succeeded")
+    # Preallocation is refused where it would allocate (past the end), and
+    # changes nothing, successfully, within the size (posix_fallocate over
+    # the file, as PMDK's pmemobj_create() does on an existing file).
+    for mode, name in [(0, "allocate"), (KEEP_SIZE, "allocate keep-size")]:
+        r = falloc(fd, mode, size - BS, 2 * BS)
+        report(r == errno.ETXTBSY, f"{what}: fallocate {name} past the end fails with ETXTBSY",
+               os.strerror(r) if r else "succeeded")
+        r = falloc(fd, mode, 0, size)
+        report(r == 0, f"{what}: fallocate {name} of the whole file succeeds", os.strerror(r) if r else "")
+    r = libc.posix_fallocate(fd, ctypes.c_longlong(0), ctypes.c_longlong(size))
+    report(r == 0, f"{what}: posix_fallocate of the whole file succeeds", os.strerror(r) if r else "")
     for new in (0, size - 1, size + 1, size + 10 * BS):
         report(errno_of(lambda: os.ftruncate(fd, new)) == errno.ETXTBSY,
                f"{what}: ftruncate to {new} fails with ETXTBSY")
@@ -117,7 +127,7 @@ def check_refusals(fd, path, what):
     os.unlink(p("cfr-src"))
     st = os.fstat(fd)
     report(st.st_size == size and st.st_blocks == blocks and os.pread(fd, size, 0) == before,
-           f"{what}: size, blocks and data unchanged by the refused calls",
+           f"{what}: size, blocks and data unchanged by the refused and no-op calls",
            f"size {st.st_size} vs {size}, blocks {st.st_blocks} vs {blocks}")
 
 

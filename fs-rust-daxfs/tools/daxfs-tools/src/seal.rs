@@ -717,7 +717,9 @@ const DESCRIPTION: &[Block] = &[
        (preallocated) extents are zeroed and made written; the daxfs filesystem also frees \
        the blocks allocated past the end of the file. Then the whole file is sealed. While it is, every \
        operation that would change its block map fails with ETXTBSY: truncate(2) and \
-       ftruncate(2) to another size, O_TRUNC, every other fallocate(2) mode, FICLONE and \
+       ftruncate(2) to another size, O_TRUNC, every other fallocate(2) mode (preallocation \
+       within the size changes nothing and succeeds, so posix_fallocate(3) over the file \
+       works), FICLONE and \
        FICLONERANGE with the file as source or destination, and write(2) and \
        copy_file_range(2) past the end of the file, O_APPEND writes included (the write is \
        refused whole, not shortened). (FIDEDUPERANGE is refused with ETXTBSY too on \
