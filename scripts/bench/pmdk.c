@@ -8,8 +8,8 @@
  * its pool. MNT/bench-pool (64 MiB) is given as it is to pmemobj_create()
  * (size 0), sealed first on daxfs (FALLOC_FL_SEAL_BLOCK_MAP: all blocks
  * allocated, zeroed and written, the block map immutable while the pool
- * lives; pmemobj_create() refuses a sealed file, see seal_after_create()),
- * posix_fallocate()d (unwritten extents) on ext4 and xfs. With the
+ * lives; pmemobj_create()'s posix_fallocate() over it changes nothing and
+ * succeeds), posix_fallocate()d (unwritten extents) on ext4 and xfs. With the
  * pool mapped MAP_SYNC, a transaction costs stores, cache-line flushes and
  * fences, plus a page fault where the mapping is not populated yet; WARMUP
  * untimed transactions before each timed loop leave only the steady state:
@@ -148,39 +148,6 @@ static void report_is_pmem(void)
 		die("pmem_unmap %s: %s", path, pmem_errormsg());
 }
 
-/*
- * pmemobj_create() on an existing file calls posix_fallocate() over it,
- * which a sealed file refuses with ETXTBSY (every fallocate but the seal
- * modes does, even one that would change nothing). So on daxfs: unseal,
- * create the pool in the file (allocated and written already), close it,
- * seal the file again and open the pool: the timed transactions run on a
- * sealed pool, and the refusal is reported.
- */
-static PMEMobjpool *seal_after_create(void)
-{
-	PMEMobjpool *pop;
-	int fd;
-
-	printf("info %s pmemobj-create-on-sealed-file %s\n", label, pmemobj_errormsg());
-	fd = open(path, O_RDWR);
-	if (fd < 0 || fallocate(fd, FALLOC_FL_UNSEAL_BLOCK_MAP, 0, 1))
-		die("unseal %s: %s", path, strerror(errno));
-	close(fd);
-	pop = pmemobj_create(path, LAYOUT, 0, 0600);
-	if (!pop)
-		die("pmemobj_create %s (unsealed): %s", path, pmemobj_errormsg());
-	pmemobj_close(pop);
-	fd = open(path, O_RDWR);
-	if (fd < 0 || fallocate(fd, FALLOC_FL_SEAL_BLOCK_MAP, 0, POOL_SIZE))
-		die("seal %s after pmemobj_create: %s", path, strerror(errno));
-	close(fd);
-	pop = pmemobj_open(path, LAYOUT);
-	if (!pop)
-		die("pmemobj_open %s (sealed): %s", path, pmemobj_errormsg());
-	printf("info %s pmemobj-pool created unsealed, then sealed and opened\n", label);
-	return pop;
-}
-
 static PMEMobjpool *create_pool(void)
 {
 	PMEMobjpool *pop;
@@ -190,10 +157,13 @@ static PMEMobjpool *create_pool(void)
 		die("pmemobj_ctl_set sds.at_create: %s", pmemobj_errormsg());
 	printf("info %s pmemobj-sds-at-create 0\n", label);
 	pop = pmemobj_create(path, LAYOUT, 0, 0600);
+	if (pop && is_daxfs)
+		printf("info %s pmemobj-create-on-sealed-file ok\n", label);
 	if (pop)
 		return pop;
+	/* A sealed file lets preallocation within its size through (patch 0018). */
 	if (is_daxfs)
-		return seal_after_create();
+		die("pmemobj_create on the sealed file %s: %s", path, pmemobj_errormsg());
 	printf("info %s pmemobj-create fallback: size 0 failed on the fallocated file (%s), pmemobj_create made the file\n",
 	       label, pmemobj_errormsg());
 	remove_or_die();
