@@ -16,9 +16,10 @@
 #   make series-build    build the series patch by patch (each must build on its own; long)
 #   make lint-kernel     rustfmtcheck, CLIPPY=1 and rustdoc on the built kernel tree
 #   make bench     ext4-dax / xfs-dax / daxfs benchmark in one VM
+#   make profile   perf profiles of benchmark workloads on the three (DAXFS_PROFILE)
 
 SHELL := /bin/bash
-.PHONY: all demo test test-debug deps tree patches kernel tools vm check-patches series-build lint-kernel bench clean-kbuild
+.PHONY: all demo test test-debug deps tree patches kernel tools vm check-patches series-build lint-kernel bench profile clean-kbuild
 
 all: kernel tools
 
@@ -60,6 +61,9 @@ lint-kernel: kernel
 
 bench: kernel tools
 	scripts/bench.sh
+
+profile: kernel tools
+	scripts/profile.sh
 
 clean-kbuild:
 	scripts/clean-kbuild.sh

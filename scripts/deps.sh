@@ -52,7 +52,7 @@ missing_pkgs() {
 DEB_PKGS=(build-essential flex bison bc cpio kmod libelf-dev libssl-dev dwarves python3-venv
 	ccache clang-22 lld-22 llvm-22 libclang-22-dev udev busybox-static ndctl xfsprogs
 	e2fsprogs fio rsync zstd xz-utils file util-linux attr acl libpmem1
-	libpmem-dev libpmem2-dev libpmemobj-dev pmdk-tools)
+	libpmem-dev libpmem2-dev libpmemobj-dev pmdk-tools linux-perf)
 mapfile -t need < <(missing_pkgs "${DEB_PKGS[@]}")
 if [ "${#need[@]}" -gt 0 ]; then
 	apt_update

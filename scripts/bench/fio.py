@@ -23,6 +23,12 @@ overwrite is not timed):
         mapping of a laid-out file.
 
 A failed job prints "bench-error LABEL fio-JOB ..." and the script exits 1.
+
+For scripts/profile.sh: DAXFS_FIO_JOBS="JOB ..." runs only those jobs, and
+DAXFS_FIO_PERF=DIR records each job with "perf record -a -g" into
+DIR/LABEL-fio-JOB.data; a job that reads or overwrites a laid-out file then
+lays it out first, in a fio run of its own (--create_only), so that the
+profile holds the timed I/O only.
 """
 import json
 import os
@@ -49,12 +55,21 @@ JOBS = [
 ]
 
 
+ONLY = os.environ.get("DAXFS_FIO_JOBS", "").split()
+PERF = os.environ.get("DAXFS_FIO_PERF")
+
+
 def run(name, opts):
     path = os.path.join(MNT, "bench-fio")
     if os.path.exists(path):
         os.unlink(path)
     cmd = ["fio", "--name=" + name, "--filename=" + path, "--output-format=json",
            "--randrepeat=1", "--norandommap", "--invalidate=0"] + opts.split()
+    if PERF:
+        if "read" in name or "--overwrite=1" in opts:
+            subprocess.run(cmd + ["--create_only=1"], capture_output=True, check=True)
+        cmd = ["perf", "record", "-q", "-a", "-g", "-e", "cpu-clock", "-F", "4000",
+               "-o", os.path.join(PERF, f"{LABEL}-fio-{name}.data"), "--"] + cmd
     p = subprocess.run(cmd, capture_output=True, text=True)
     if os.path.exists(path):
         os.unlink(path)
@@ -75,5 +90,5 @@ def run(name, opts):
     return True
 
 
-ok = all([run(n, o) for n, o in JOBS])
+ok = all([run(n, o) for n, o in JOBS if not ONLY or n in ONLY])
 sys.exit(0 if ok else 1)
