@@ -1,20 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! CRC-32C (Castagnoli, reflected polynomial `0x82F63B78`).
+//! CRC-32C (Castagnoli, reflected polynomial `0x82F63B78`), table driven.
 //!
-//! [`crc32c_update`] is the one function each side provides, as libxfs takes `crc32c()` from
-//! the kernel and xfsprogs from its own library: the kernel build calls the kernel's
-//! `crc32c()` (`kernel::crc`, with the CPU's `crc32` instruction where there is one), the
-//! tools a table-driven loop (slicing-by-8, the tables computed at compile time). Both are the
-//! same function of their input; the tests check known values on each side. [`crc32c`] is the
-//! standard checksum (initial value and final XOR `0xFFFFFFFF`); [`crc32c_update`] continues
-//! a raw running value so that metadata checksums can be seeded with the filesystem UUID (see
-//! [`csum_seed`]).
+//! The tables (slicing-by-8) are computed at compile time. [`crc32c`] is the standard
+//! checksum (initial value and final XOR `0xFFFFFFFF`); [`crc32c_update`]
+//! continues a raw running value so that metadata checksums can be seeded
+//! with the filesystem UUID (see [`csum_seed`]).
 
-#[cfg(not(CONFIG_DAXFS_FS))]
 const POLY: u32 = 0x82F6_3B78;
 
-#[cfg(not(CONFIG_DAXFS_FS))]
 const fn make_tables() -> [[u32; 256]; 8] {
     let mut t = [[0u32; 256]; 8];
     let mut i = 0;
@@ -42,10 +36,8 @@ const fn make_tables() -> [[u32; 256]; 8] {
     t
 }
 
-#[cfg(not(CONFIG_DAXFS_FS))]
 static TABLES: [[u32; 256]; 8] = make_tables();
 
-#[cfg(not(CONFIG_DAXFS_FS))]
 fn tab(k: usize, idx: u32) -> u32 {
     // `idx` is masked to 0..=255 and k < 8, so the lookups never miss.
     TABLES
@@ -55,16 +47,8 @@ fn tab(k: usize, idx: u32) -> u32 {
         .unwrap_or(0)
 }
 
-/// Feeds `data` into a raw (not inverted) running CRC value: the kernel's `crc32c()`.
-#[cfg(CONFIG_DAXFS_FS)]
-#[inline]
-pub fn crc32c_update(crc: u32, data: &[u8]) -> u32 {
-    kernel::crc::crc32c(crc, data)
-}
-
 /// Feeds `data` into a raw (not inverted) running CRC value. Processes
 /// eight bytes per step with eight compile-time tables (slicing-by-8).
-#[cfg(not(CONFIG_DAXFS_FS))]
 pub fn crc32c_update(mut crc: u32, data: &[u8]) -> u32 {
     let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {

@@ -6,8 +6,7 @@
 //! (`fs/daxfs/daxfs.rs` includes it with `#[path = "format/mod.rs"]`) and
 //! by the userspace tools (`tools/daxfs-format`), so the layout can never
 //! drift between them. It uses only `core`: no allocation, no `std`, no
-//! external crates, no floating point and no `unsafe`; the one exception is
-//! the kernel build's CRC-32C, the kernel's `crc32c()` (see [`crc32c`]). Every decoder takes
+//! external crates, no floating point and no `unsafe`. Every decoder takes
 //! an arbitrary byte slice and returns a typed [`Error`] instead of
 //! panicking; arithmetic on values read from the medium is checked.
 //!
@@ -15,8 +14,7 @@
 //! `*_OFF_*` constants are asserted against that document by the tests.
 //!
 //! Submodules:
-//! - [`crc32c`]: CRC-32C (Castagnoli), used by every checksum: the kernel's
-//!   `crc32c()` in the kernel, table-driven in the tools.
+//! - [`crc32c`]: table-driven CRC-32C (Castagnoli) used by every checksum.
 //! - [`siphash`]: SipHash-2-4, the keyed directory name hash.
 //! - [`superblock`]: geometry, the superblock record and [`Layout`].
 //! - [`inode`]: the 256-byte inode record.

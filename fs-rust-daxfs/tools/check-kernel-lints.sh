@@ -15,20 +15,8 @@ cat > "$tmp/lib.rs" <<EOT
 #[path = "$here/format/mod.rs"]
 pub mod format;
 EOT
-# The one item of the kernel crate the format uses in the kernel build
-# (format/crc32c.rs): a stand-in with the same signature.
-cat > "$tmp/kernel.rs" <<EOT
-#![no_std]
-pub mod crc {
-    pub fn crc32c(crc: u32, data: &[u8]) -> u32 {
-        crc ^ data.len() as u32
-    }
-}
-EOT
-rustc --edition=2021 --crate-type=rlib --crate-name=kernel -Cpanic=abort \
-	--out-dir "$tmp" "$tmp/kernel.rs"
 driver=$(command -v clippy-driver || echo "$HOME/.cargo/bin/clippy-driver")
-"$driver" --edition=2021 --extern kernel="$tmp/libkernel.rlib" --crate-type=lib --crate-name=daxfs_format_kcheck \
+"$driver" --edition=2021 --crate-type=lib --crate-name=daxfs_format_kcheck \
 	-Cpanic=abort -Coverflow-checks=on -O --out-dir "$tmp" \
 	--cfg CONFIG_DAXFS_FS \
 	-Dwarnings \
