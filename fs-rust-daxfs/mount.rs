@@ -21,7 +21,7 @@ use crate::{
     },
     inode,
     journal::Journal,
-    pmem::{Pmem, PmemMedium, ScratchPool, Store},
+    pmem::{NodeCache, Pmem, PmemMedium, ScratchPool, Store},
     seal,
     stats::{self, Stats},
 };
@@ -309,6 +309,11 @@ impl fs::FileSystem for DaxFs {
             Err(e) => refuse!(EUCLEAN, "invalid superblock after recovery: {}", e),
         };
         let stats = Stats::new()?;
+        pmem.enable_cache(NodeCache::new(
+            fsb.layout.block_count,
+            fsb.ctx().csum_seed,
+            stats.clone(),
+        )?);
         let jinit = Journal::new(fsb, jc, stats.clone(), errors.clone())?;
         let dir = sysfs::Dir::new(sb, stats::Files(stats.clone(), errors.clone()));
 

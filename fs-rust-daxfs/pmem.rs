@@ -11,18 +11,60 @@
 //! bitmaps, the group table or the inode table.
 //! [`NodeStore`] adapts it to the B+tree code of the shared format for lookups, and
 //! [`PmemMedium`] to the transaction code for changes.
+//!
+//! B+tree nodes are read through a DRAM cache ([`NodeCache`]) once the filesystem is mounted:
+//! a tree walk copies a cached node from DRAM and does not compute its checksum again. Every
+//! write of this layer ([`Pmem::write`], [`Pmem::store_u64`], [`Pmem::zero`],
+//! [`Pmem::zero_blocks`]) drops the blocks it wrote from the cache after writing them, and so
+//! does every free of blocks ([`Medium::forget`]), so a cached node is always the medium's
+//! current contents. File data written through DAX never reaches a cached block: a block is a
+//! node or file data, and a node block is dropped when it is freed.
 
 use crate::format::{
     btree::{NodeStore, Scratch},
+    cache::{cache_slots, Lookup, NodeCache as CacheSlots},
     txn::Medium,
-    Block, Error as FmtError, Layout, Result as FmtResult, BLOCK_SIZE_U64,
+    Block, Error as FmtError, Layout, Result as FmtResult, BLOCK_SIZE, BLOCK_SIZE_U64,
 };
+use crate::stats::Stats;
 use kernel::{
+    alloc::KVVec,
     fs::dax::{self, DaxDevice},
-    new_mutex,
+    new_mutex, new_spinlock,
     prelude::*,
-    sync::Mutex,
+    sync::{Arc, Mutex, SpinLock},
 };
+
+/// The DRAM cache of B+tree nodes whose checksum was verified (the logic is the shared
+/// format's [`CacheSlots`]): [`cache_slots`] slots of 4 KiB, at most 16 MiB per mount,
+/// allocated at mount.
+#[pin_data]
+pub(crate) struct NodeCache {
+    #[pin]
+    slots: SpinLock<CacheSlots<KVVec<u64>, KVVec<u8>>>,
+    stats: Arc<Stats>,
+}
+
+impl NodeCache {
+    /// An empty cache for a filesystem of `blocks` blocks whose checksums use `seed`.
+    pub(crate) fn new(blocks: u64, seed: u32, stats: Arc<Stats>) -> Result<Pin<KBox<Self>>> {
+        let n = cache_slots(blocks);
+        let mut tags = KVVec::new();
+        tags.extend_with(n, 0u64, GFP_KERNEL)?;
+        let mut gens = KVVec::new();
+        gens.extend_with(n, 0u64, GFP_KERNEL)?;
+        let mut data = KVVec::new();
+        data.extend_with(n * BLOCK_SIZE, 0u8, GFP_KERNEL)?;
+        let slots = CacheSlots::new(tags, gens, data, seed).ok_or(EINVAL)?;
+        KBox::pin_init(
+            pin_init!(NodeCache {
+                slots <- new_spinlock!(slots),
+                stats,
+            }),
+            GFP_KERNEL,
+        )
+    }
+}
 
 /// Access to the filesystem's persistent memory.
 pub(crate) struct Pmem {
@@ -32,6 +74,8 @@ pub(crate) struct Pmem {
     /// Byte offsets of the data area, the only bytes that may be zeroed as file data.
     data_start: u64,
     data_end: u64,
+    /// The node cache, from [`Pmem::enable_cache`] on.
+    cache: Option<Pin<KBox<NodeCache>>>,
 }
 
 impl Pmem {
@@ -44,7 +88,50 @@ impl Pmem {
             size,
             data_start: 0,
             data_end: 0,
+            cache: None,
         }
+    }
+
+    /// Reads B+tree nodes through `cache` from now on (after recovery: nothing may write the
+    /// medium behind the cache's back).
+    pub(crate) fn enable_cache(&mut self, cache: Pin<KBox<NodeCache>>) {
+        self.cache = Some(cache);
+    }
+
+    /// Copies node block `blk` into `buf`: from the cache, or from the medium and then into
+    /// the cache if its checksum is valid. `Ok(true)` if `buf` carries a valid node checksum
+    /// (what [`NodeStore::read_node`] promises).
+    pub(crate) fn read_node(&self, blk: u64, buf: &mut Block) -> Result<bool> {
+        let Some(c) = &self.cache else {
+            self.read_block(blk, buf)?;
+            return Ok(false);
+        };
+        let got = c.slots.lock().get(blk, buf);
+        let gen = match got {
+            Lookup::Hit => {
+                c.stats.node_read(true);
+                return Ok(true);
+            }
+            Lookup::Miss(gen) => gen,
+        };
+        c.stats.node_read(false);
+        self.read_block(blk, buf)?;
+        Ok(c.slots.lock().insert(blk, gen, buf))
+    }
+
+    /// Drops blocks `blk..blk + len` from the node cache.
+    pub(crate) fn forget(&self, blk: u64, len: u64) {
+        if let Some(c) = &self.cache {
+            c.slots.lock().forget(blk, len);
+        }
+    }
+
+    /// Drops the blocks of bytes `[off, off + len)` from the node cache, after they were
+    /// written.
+    fn forget_bytes(&self, off: u64, len: u64) {
+        let first = off / BLOCK_SIZE_U64;
+        let end = off.saturating_add(len).div_ceil(BLOCK_SIZE_U64);
+        self.forget(first, end.saturating_sub(first).max(1));
     }
 
     /// Limits accesses to the first `size` bytes (the filesystem), which must fit in the
@@ -96,9 +183,12 @@ impl Pmem {
         if data.is_empty() {
             return Ok(());
         }
-        let m = self.dax.map(off, data.len())?;
-        m.write(0, data)?;
-        m.flush(0, data.len())
+        let r = self.dax.map(off, data.len()).and_then(|m| {
+            m.write(0, data)?;
+            m.flush(0, data.len())
+        });
+        self.forget_bytes(off, data.len() as u64);
+        r
     }
 
     /// Fills `len` bytes of file data at byte offset `off` with zeros; durable after
@@ -108,7 +198,9 @@ impl Pmem {
         if len == 0 {
             return Ok(());
         }
-        self.dax.map(off, len)?.zero(0, len)
+        let r = self.dax.map(off, len).and_then(|m| m.zero(0, len));
+        self.forget_bytes(off, len as u64);
+        r
     }
 
     /// Zeroes `len` whole blocks of file data from block `blk` (clearing known media errors);
@@ -117,7 +209,9 @@ impl Pmem {
         let off = blk.checked_mul(BLOCK_SIZE_U64).ok_or(EUCLEAN)?;
         let bytes = len.checked_mul(BLOCK_SIZE_U64).ok_or(EUCLEAN)?;
         self.check_data(off, bytes)?;
-        self.dax.zero_pages(off, bytes)
+        let r = self.dax.zero_pages(off, bytes);
+        self.forget(blk, len);
+        r
     }
 
     /// Stores `v` at the 8-byte aligned byte offset `off` with one atomic store; durable after
@@ -127,7 +221,9 @@ impl Pmem {
         if end > self.size {
             return Err(ERANGE);
         }
-        self.dax.map(off, 8)?.write_u64(0, v)
+        let r = self.dax.map(off, 8).and_then(|m| m.write_u64(0, v));
+        self.forget_bytes(off, 8);
+        r
     }
 
     /// Copies block `blk` into `buf`.
@@ -157,6 +253,14 @@ impl Medium for PmemMedium<'_> {
     fn fence(&mut self) {
         dax::fence();
     }
+
+    fn read_node(&mut self, blk: u64, buf: &mut Block) -> FmtResult<bool> {
+        self.0.read_node(blk, buf).map_err(|_| FmtError::Io)
+    }
+
+    fn forget(&mut self, blk: u64, len: u64) {
+        self.0.forget(blk, len);
+    }
 }
 
 /// The read-only B+tree node store used by lookups, `readdir` and block mapping: nodes are
@@ -173,6 +277,13 @@ impl NodeStore for Store<'_> {
             return Err(FmtError::OutOfRange("node block"));
         }
         self.pmem.read_block(blk, buf).map_err(|_| FmtError::Io)
+    }
+
+    fn read_node(&mut self, blk: u64, buf: &mut Block) -> FmtResult<bool> {
+        if !self.layout.in_data(blk, 1) {
+            return Err(FmtError::OutOfRange("node block"));
+        }
+        self.pmem.read_node(blk, buf).map_err(|_| FmtError::Io)
     }
 
     fn write(&mut self, _blk: u64, _buf: &Block) -> FmtResult<()> {

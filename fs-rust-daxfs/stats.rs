@@ -25,6 +25,8 @@ pub(crate) struct Stats {
     write_faults_alloc: Atomic<u64>,
     fault_commits: Atomic<u64>,
     commits: Atomic<u64>,
+    node_cache_hits: Atomic<u64>,
+    node_cache_misses: Atomic<u64>,
     /// Debug: milliseconds unsealing waits between denying writable mappings and committing.
     unseal_delay_ms: Atomic<u64>,
     /// Debug: the how-many-th commit from now fails and shuts the journal down (0: none).
@@ -41,6 +43,8 @@ impl Stats {
                 write_faults_alloc: Atomic::new(0),
                 fault_commits: Atomic::new(0),
                 commits: Atomic::new(0),
+                node_cache_hits: Atomic::new(0),
+                node_cache_misses: Atomic::new(0),
                 unseal_delay_ms: Atomic::new(0),
                 fail_commit: Atomic::new(0),
             },
@@ -66,6 +70,15 @@ impl Stats {
     /// A transaction committed.
     pub(crate) fn commit(&self) {
         self.commits.add(1, Relaxed);
+    }
+
+    /// A B+tree walk read a node: from the node cache (`hit`) or from persistent memory.
+    pub(crate) fn node_read(&self, hit: bool) {
+        if hit {
+            self.node_cache_hits.add(1, Relaxed);
+        } else {
+            self.node_cache_misses.add(1, Relaxed);
+        }
     }
 
     /// Whether the commit about to be made must fail as if the machine had crashed before it
@@ -96,7 +109,7 @@ impl Stats {
 /// The files of `/sys/fs/daxfs/<device>/`.
 pub(crate) struct Files(pub(crate) Arc<Stats>, pub(crate) Arc<Errors>);
 
-const ALL: [File; 8] = [
+const ALL: [File; 10] = [
     File {
         name: c"write_faults",
         writable: false,
@@ -129,6 +142,14 @@ const ALL: [File; 8] = [
         name: c"errors",
         writable: false,
     },
+    File {
+        name: c"node_cache_hits",
+        writable: false,
+    },
+    File {
+        name: c"node_cache_misses",
+        writable: false,
+    },
 ];
 
 impl sysfs::Values for Files {
@@ -145,6 +166,8 @@ impl sysfs::Values for Files {
             5 => s.unseal_delay_ms.load(Relaxed),
             6 => s.fail_commit.load(Relaxed),
             7 => self.1.count(),
+            8 => s.node_cache_hits.load(Relaxed),
+            9 => s.node_cache_misses.load(Relaxed),
             _ => 0,
         }
     }

@@ -447,4 +447,66 @@ mod daxfs_kunit {
         assert!(!i.is_sealed());
         assert_eq!(i.blocks, 4);
     }
+    /// The node cache's logic as the kernel builds it, over `KVVec` storage: a node is cached
+    /// only with a valid checksum, a drop between a miss and its insert wins, and a range drop
+    /// takes exactly its blocks.
+    #[test]
+    fn node_cache_keeps_only_current_verified_nodes() {
+        use crate::format::{
+            btree::{node_init, node_seal, TreeType},
+            cache::{Lookup, NodeCache},
+            Block,
+        };
+        const SEED: u32 = 0x5eed;
+        fn filled(n: usize, v: u64) -> Option<KVVec<u64>> {
+            let mut x = KVVec::new();
+            x.extend_with(n, v, GFP_KERNEL).ok()?;
+            Some(x)
+        }
+        let (Some(tags), Some(gens)) = (filled(64, 0), filled(64, 0)) else {
+            panic!("cannot allocate the cache's tags");
+        };
+        let mut data = KVVec::new();
+        assert!(data.extend_with(64 * BLOCK_SIZE, 0u8, GFP_KERNEL).is_ok());
+        let Some(mut c) = NodeCache::new(tags, gens, data, SEED) else {
+            panic!("a 64-slot cache");
+        };
+        let (Ok(mut node), Ok(mut buf)) = (
+            KBox::new([0u8; BLOCK_SIZE], GFP_KERNEL),
+            KBox::new([0u8; BLOCK_SIZE], GFP_KERNEL),
+        ) else {
+            panic!("cannot allocate two blocks");
+        };
+        let make = |b: &mut Block, blk: u64| {
+            node_init(b, TreeType::Dir, 0, 9, blk);
+            node_seal(b, SEED);
+        };
+        make(&mut node, 100);
+        let Lookup::Miss(g) = c.get(100, &mut buf) else {
+            panic!("hit in an empty cache");
+        };
+        assert!(c.insert(100, g, &node));
+        assert_eq!(c.get(100, &mut buf), Lookup::Hit);
+        assert!(buf[..] == node[..]);
+        // A bad checksum is never cached.
+        make(&mut node, 101);
+        node[64] ^= 1;
+        let Lookup::Miss(g) = c.get(101, &mut buf) else {
+            panic!("101 cached");
+        };
+        assert!(!c.insert(101, g, &node));
+        // A drop between the miss and the insert wins.
+        make(&mut node, 102);
+        let Lookup::Miss(g) = c.get(102, &mut buf) else {
+            panic!("102 cached");
+        };
+        c.forget(102, 1);
+        assert!(!c.insert(102, g, &node));
+        assert!(matches!(c.get(102, &mut buf), Lookup::Miss(_)));
+        // A range drop takes its blocks, not the others.
+        c.forget(101, 1);
+        assert_eq!(c.get(100, &mut buf), Lookup::Hit);
+        c.forget(90, 20);
+        assert!(matches!(c.get(100, &mut buf), Lookup::Miss(_)));
+    }
 }

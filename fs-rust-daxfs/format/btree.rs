@@ -189,6 +189,19 @@ pub fn node_verify(
     if get_u32(buf, NODE_OFF_CHECKSUM) != node_checksum(buf, seed) {
         return Err(Error::BadChecksum("btree node"));
     }
+    node_verify_fields(buf, h, tree, owner, blkno)
+}
+
+/// [`node_verify`] without the checksum, for a node whose checksum its
+/// [`NodeStore`] vouches for ([`NodeStore::read_node`]); `h` is
+/// [`node_header`]`(buf)`.
+pub fn node_verify_fields(
+    buf: &[u8],
+    h: NodeHeader,
+    tree: TreeType,
+    owner: u64,
+    blkno: u64,
+) -> Result<NodeHeader> {
     if h.tree != tree {
         return Err(Error::Corrupt("node tree type"));
     }
@@ -406,6 +419,15 @@ pub fn node_split(left: &mut Block, right: &mut Block, right_blkno: u64) -> Resu
 pub trait NodeStore {
     /// Copies block `blk` into `buf`.
     fn read(&mut self, blk: u64, buf: &mut Block) -> Result<()>;
+    /// Copies node block `blk` into `buf` for [`Tree::load`]; `Ok(true)`
+    /// if the store vouches that `buf` carries a valid node checksum (it
+    /// comes from a cache of nodes whose checksum was verified when they
+    /// were read), so that it need not be computed again. Every other
+    /// check of [`node_verify`] still runs.
+    fn read_node(&mut self, blk: u64, buf: &mut Block) -> Result<bool> {
+        self.read(blk, buf)?;
+        Ok(false)
+    }
     /// Writes `buf` (already checksummed) to block `blk`.
     fn write(&mut self, blk: u64, buf: &Block) -> Result<()>;
     /// Allocates a block for a new node.
@@ -485,8 +507,11 @@ impl Tree {
         buf: &mut Block,
         level: Option<u8>,
     ) -> Result<NodeHeader> {
-        st.read(blk, buf)?;
-        let h = node_verify(buf, self.seed, self.tree, self.owner, blk)?;
+        let h = if st.read_node(blk, buf)? {
+            node_verify_fields(buf, node_header(buf)?, self.tree, self.owner, blk)?
+        } else {
+            node_verify(buf, self.seed, self.tree, self.owner, blk)?
+        };
         if let Some(l) = level {
             if h.level != l {
                 return Err(Error::Corrupt("node at wrong level"));
@@ -883,6 +908,9 @@ impl<'a, S: NodeStore + ?Sized> CountingStore<'a, S> {
 impl<S: NodeStore + ?Sized> NodeStore for CountingStore<'_, S> {
     fn read(&mut self, blk: u64, buf: &mut Block) -> Result<()> {
         self.inner.read(blk, buf)
+    }
+    fn read_node(&mut self, blk: u64, buf: &mut Block) -> Result<bool> {
+        self.inner.read_node(blk, buf)
     }
     fn write(&mut self, blk: u64, buf: &Block) -> Result<()> {
         self.inner.write(blk, buf)

@@ -20,6 +20,7 @@
 //! - [`inode`]: the 256-byte inode record.
 //! - [`extent`]: extent records and the per-file extent map.
 //! - [`btree`]: the generic 4 KiB B+tree node and tree algorithms.
+//! - [`cache`]: the logic of the kernel's cache of verified B+tree nodes.
 //! - [`dir`]: directory entries, name hashing and directory operations.
 //! - `alloc` (userspace only): block/inode bitmaps and the per-2 MiB-group
 //!   usage table, in memory.
@@ -43,6 +44,7 @@
 pub mod alloc;
 pub mod btree;
 pub mod bytes;
+pub mod cache;
 pub mod crc32c;
 pub mod dir;
 pub mod error;

@@ -49,6 +49,17 @@ pub trait Medium {
     /// Orders and makes durable every preceding write and store (the
     /// flush was done by `write`; this is the `sfence`).
     fn fence(&mut self);
+    /// Copies B+tree node block `blk` into `buf` for a tree walk;
+    /// `Ok(true)` if `buf` comes from a cache of nodes whose checksum was
+    /// verified ([`super::btree::NodeStore::read_node`]). The default
+    /// reads the medium.
+    fn read_node(&mut self, blk: u64, buf: &mut Block) -> Result<bool> {
+        self.read(blk.checked_mul(BLOCK_SIZE_U64).ok_or(Error::Io)?, buf)?;
+        Ok(false)
+    }
+    /// Blocks `blk..blk + len` are being freed: a cache of their contents
+    /// must drop them. The default has no cache.
+    fn forget(&mut self, _blk: u64, _len: u64) {}
 }
 
 /// Caller-owned transaction buffers. The kernel allocates them once at
@@ -825,6 +836,7 @@ impl<'a, M: Medium + ?Sized> Txn<'a, M> {
                 d.copy_from_slice(o);
             }
         }
+        self.m.forget(pblk, len);
         Ok(())
     }
 
@@ -1056,6 +1068,21 @@ impl<M: Medium + ?Sized> NodeStore for Txn<'_, M> {
             return Err(Error::OutOfRange("btree node block"));
         }
         self.read_block(blk, buf)
+    }
+
+    /// A node this transaction changed comes from its slot (checksum
+    /// verified again); any other from [`Medium::read_node`].
+    fn read_node(&mut self, blk: u64, buf: &mut Block) -> Result<bool> {
+        if !self.layout().in_data(blk, 1) {
+            return Err(Error::OutOfRange("btree node block"));
+        }
+        match self.find(blk) {
+            Some(_) => {
+                self.read_block(blk, buf)?;
+                Ok(false)
+            }
+            None => self.m.read_node(blk, buf),
+        }
     }
 
     fn write(&mut self, blk: u64, buf: &Block) -> Result<()> {

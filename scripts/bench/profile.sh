@@ -6,7 +6,9 @@
 # /tmp/out/profile/FS-WORKLOAD.txt (the run's output directory on the host):
 # the symbols by their own time, then the kernel's by the time under them.
 #   DAXFS_PROFILE     the workloads: fio:JOB (a job of fio.py), meta, meta4
-#                     (meta.c with 1 and 4 threads), pmdk, durable
+#                     (meta.c with 1 and 4 threads), pmdk, durable, faults
+#                     (faults.c, every file state and mapping), writes (writes.py),
+#                     g615 (overwrite64k.sh)
 #   DAXFS_PROFILE_FS  the filesystems (default: ext4 xfs daxfs)
 # A profile costs time: the benchmark's figures come from scripts/bench.sh,
 # never from here.
@@ -37,6 +39,9 @@ for fs in $fss; do
 		meta4) rec "$data" "$bin/meta" /mnt/bench "$fs" 10000 4 ;;
 		pmdk) rec "$data" "$bin/pmdk" /mnt/bench "$fs" ;;
 		durable) rec "$data" "$bin/durable" /mnt/bench "$fs" ;;
+		faults) rec "$data" "$bin/faults" /mnt/bench "$fs" ;;
+		writes) rec "$data" python3 "$here/writes.py" /mnt/bench "$fs" ;;
+		g615) rec "$data" "$here/overwrite64k.sh" /mnt/bench "$fs" ;;
 		*) echo "profile-error: unknown workload $w"; rc=1; continue ;;
 		esac || { echo "profile-error $fs $w: the workload failed"; rc=1; }
 		[ -f "$data" ] || { echo "profile-error $fs $w: no profile recorded"; rc=1; continue; }

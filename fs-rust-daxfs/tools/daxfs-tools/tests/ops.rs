@@ -50,11 +50,29 @@ fn bitmap_free(img: &[u8]) -> (u64, u64) {
 }
 
 fn random_run(seed: u64, size: u64, ops: usize, fsck_every: usize, punch: bool) -> World {
+    random_run_cached(seed, size, ops, fsck_every, punch, None)
+}
+
+/// [`random_run`], with a node cache of `cache` slots in the medium (as the
+/// kernel has one): after every operation each cached node must equal the
+/// medium's block.
+fn random_run_cached(
+    seed: u64,
+    size: u64,
+    ops: usize,
+    fsck_every: usize,
+    punch: bool,
+    cache: Option<usize>,
+) -> World {
     let dir = common::scratch("ops-random");
     let img_path = dir.join("img");
     let img = fresh_image(size, Some(512));
     let start = bitmap_free(&img);
-    let (env, _) = Env::open(img).unwrap();
+    let (mut env, _) = Env::open(img).unwrap();
+    if let Some(slots) = cache {
+        let seed = env.sb.ctx().csum_seed;
+        env.m.enable_cache(slots, seed);
+    }
     let mut w = World::new(env, seed);
     for n in 0..ops {
         if punch {
@@ -62,6 +80,7 @@ fn random_run(seed: u64, size: u64, ops: usize, fsck_every: usize, punch: bool) 
         } else {
             w.step();
         }
+        w.env.m.check_cache(&format!("seed {:#x} op {}", seed, n));
         assert_matches(
             &w.model,
             &w.env.m.cur,
@@ -150,6 +169,30 @@ fn random_operations_match_the_model_and_fsck() {
     }
     for k in ["create", "rmdir", "rename"] {
         assert!(total[k].1 > 0, "{} never refused", k);
+    }
+}
+
+/// The same random operations with a node cache in the medium, a small one
+/// (many collisions) and one as large as the kernel's: every cached node
+/// stays equal to the medium, and the cache answers most node reads.
+#[test]
+fn random_operations_with_a_node_cache_stay_coherent() {
+    for (seed, slots, punch) in [
+        (0x5eed_0001u64, 64usize, false),
+        (0x5eed_0002, 4096, false),
+        (0x5eed_0003, 256, true),
+    ] {
+        let w = random_run_cached(seed, 8 << 20, 500, 100, punch, Some(slots));
+        assert!(
+            w.env.m.cache_hits > 300,
+            "seed {seed:#x}: only {} cache hits",
+            w.env.m.cache_hits
+        );
+        eprintln!(
+            "seed {seed:#x}, {slots} slots: {} cache hits",
+            w.env.m.cache_hits
+        );
+        w.env.m.check_cache("end");
     }
 }
 

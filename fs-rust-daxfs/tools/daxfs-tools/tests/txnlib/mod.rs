@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use daxfs_format::btree::{NodeStore, Scratch};
+use daxfs_format::cache::{Lookup, NodeCache};
 use daxfs_format::dir::dir_next;
 use daxfs_format::extent::{map_next, Extent, EXTENT_UNWRITTEN};
 use daxfs_format::inode::{Inode, MAP_EXTENTS, MAP_INLINE_DATA};
@@ -68,6 +69,11 @@ pub struct MemMedium {
     pub touched: Option<Vec<(u64, u64)>>,
     /// Fail (`Error::Io`) every mutating call once `writes` reaches this.
     pub fail_at: Option<u64>,
+    /// A node cache kept as the kernel keeps its own (`pmem.rs`): filled by
+    /// `read_node`, forgotten after every write and on `forget`.
+    pub cache: Option<NodeCache<Vec<u64>, Vec<u8>>>,
+    /// `read_node` calls the cache answered.
+    pub cache_hits: u64,
 }
 
 impl MemMedium {
@@ -96,7 +102,35 @@ impl MemMedium {
         }
         dst.copy_from_slice(data);
         self.writes += 1;
+        if let Some(c) = &mut self.cache {
+            let first = off / BLOCK_SIZE_U64;
+            let last = (off + data.len().max(1) as u64 - 1) / BLOCK_SIZE_U64;
+            c.forget(first, last - first + 1);
+        }
         Ok(())
+    }
+
+    /// Turns on a node cache of `slots` slots for checksum seed `seed`.
+    pub fn enable_cache(&mut self, slots: usize, seed: u32) {
+        self.cache = NodeCache::new(
+            vec![0; slots],
+            vec![0; slots],
+            vec![0; slots * BLOCK_SIZE],
+            seed,
+        );
+        assert!(self.cache.is_some());
+    }
+
+    /// Every cached node equals the medium's block.
+    pub fn check_cache(&self, what: &str) {
+        let Some(c) = &self.cache else { return };
+        for (blk, d) in c.entries() {
+            let o = (blk * BLOCK_SIZE_U64) as usize;
+            assert!(
+                self.cur[o..o + BLOCK_SIZE] == *d,
+                "{what}: cached block {blk} differs from the medium"
+            );
+        }
     }
 }
 
@@ -117,6 +151,27 @@ impl Medium for MemMedium {
     fn fence(&mut self) {
         if let Some(t) = &mut self.trace {
             t.push(Ev::Fence);
+        }
+    }
+    fn read_node(&mut self, blk: u64, buf: &mut Block) -> Result<bool> {
+        let Some(c) = &mut self.cache else {
+            self.read(blk * BLOCK_SIZE_U64, buf)?;
+            return Ok(false);
+        };
+        let gen = match c.get(blk, buf) {
+            Lookup::Hit => {
+                self.cache_hits += 1;
+                return Ok(true);
+            }
+            Lookup::Miss(g) => g,
+        };
+        self.read(blk * BLOCK_SIZE_U64, buf)?;
+        let c = self.cache.as_mut().ok_or(Error::Io)?;
+        Ok(c.insert(blk, gen, buf))
+    }
+    fn forget(&mut self, blk: u64, len: u64) {
+        if let Some(c) = &mut self.cache {
+            c.forget(blk, len);
         }
     }
 }
