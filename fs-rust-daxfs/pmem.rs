@@ -299,34 +299,37 @@ impl NodeStore for Store<'_> {
     }
 }
 
-/// A cache of one set of B+tree node buffers (12 KiB, too large for the stack), so that
-/// lookups, `readdir` and block mapping do not allocate on every call.
+/// How many sets of node buffers [`ScratchPool`] keeps: enough for the lookups, `readdir`s and
+/// block-map walks that run at once on a small machine, each 12 KiB.
+const SCRATCH_POOL_SIZE: usize = 8;
+
+/// A cache of B+tree node buffers (12 KiB a set, too large for the stack), so that lookups,
+/// `readdir` and block mapping do not allocate on every call, also when several run at once.
 #[pin_data]
 pub(crate) struct ScratchPool {
+    /// At most [`SCRATCH_POOL_SIZE`] sets, capacity reserved at creation.
     #[pin]
-    cache: Mutex<Option<KBox<Scratch>>>,
+    cache: Mutex<KVec<KBox<Scratch>>>,
 }
 
 impl ScratchPool {
     /// An empty pool.
-    pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(ScratchPool {
-            cache <- new_mutex!(None),
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(ScratchPool {
+            cache <- new_mutex!(KVec::with_capacity(SCRATCH_POOL_SIZE, GFP_KERNEL)?),
         })
     }
 
-    /// Runs `f` with node buffers: the cached ones, or new ones if they are in use.
+    /// Runs `f` with node buffers: cached ones, or new ones if every cached set is in use.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> Result<R> {
-        let cached = self.cache.lock().take();
+        let cached = self.cache.lock().pop();
         let mut s = match cached {
             Some(s) => s,
             None => KBox::new(Scratch::new(), GFP_KERNEL)?,
         };
         let r = f(&mut s);
-        let mut slot = self.cache.lock();
-        if slot.is_none() {
-            *slot = Some(s);
-        }
+        // A full pool drops the set (`push_within_capacity` never allocates).
+        let _ = self.cache.lock().push_within_capacity(s);
         Ok(r)
     }
 }
