@@ -29,6 +29,12 @@
  * an emulated NVDIMM may have no unsafe shutdown counter, and then
  * pmemobj_create() fails (pmem/issues#1039).
  *
+ * The page faults of the process while creating the pool
+ * (PATTERN-faults-create) and during each workload's warm-up and timed
+ * loop (PATTERN-faults-warmup, PATTERN-faults) are info lines: a pool
+ * mapped in 2 MiB pages takes a few dozen faults, one in 4 KiB pages
+ * thousands, and a timed loop that faults at all enters the filesystem.
+ *
  * Prints "bench LABEL PATTERN SECONDS" and "info LABEL KEY VALUE" lines; on
  * failure "bench-error LABEL message", and exits with status 1.
  */
@@ -41,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -173,6 +180,16 @@ static PMEMobjpool *create_pool(void)
 	return pop;
 }
 
+/* Page faults of this process so far (minor and major). */
+static long faults(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		die("getrusage: %s", strerror(errno));
+	return ru.ru_minflt + ru.ru_majflt;
+}
+
 static void tx_64b(PMEMobjpool *pop, PMEMoid root, struct root *r, int i)
 {
 	unsigned int k = next_rand(NREC);
@@ -206,14 +223,21 @@ static void run(const char *pattern, PMEMobjpool *pop,
 	double t;
 	int i;
 
+	long f0, f1;
+
 	if (OID_IS_NULL(root) || !r)
 		die("pmemobj_root: %s", pmemobj_errormsg());
+	f0 = faults();
 	for (i = 0; i < WARMUP; i++)
 		tx(pop, root, r, i);
+	f1 = faults();
 	t = now();
 	for (i = 0; i < N; i++)
 		tx(pop, root, r, i);
-	printf("bench %s %s %.6f\n", label, pattern, now() - t);
+	t = now() - t;
+	printf("bench %s %s %.6f\n", label, pattern, t);
+	printf("info %s %s-faults-warmup %ld\n", label, pattern, f1 - f0);
+	printf("info %s %s-faults %ld\n", label, pattern, faults() - f1);
 }
 
 /* "pmempool check -v" (quiet without -v): exit 0 and "consistent". */
@@ -272,6 +296,7 @@ static void report_granularity(void)
 int main(int argc, char **argv)
 {
 	PMEMobjpool *pop;
+	long f;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: pmdk MNT LABEL\n");
@@ -288,7 +313,9 @@ int main(int argc, char **argv)
 	remove_or_die();	/* a pool left by an earlier run */
 	prepare();
 	report_is_pmem();
+	f = faults();
 	pop = create_pool();
+	printf("info %s pmdk-faults-create %ld\n", label, faults() - f);
 	run("pmdk-tx-64b", pop, tx_64b);
 	run("pmdk-tx-alloc", pop, tx_alloc);
 	pmemobj_close(pop);
