@@ -58,8 +58,10 @@ for name in want:
 os.rmdir(d)
 PY
 }
+churn_h0=$(nc hits)
 t "node cache: 3,000 creates, renames and unlinks leave exactly the expected names" node_cache_churn
-t "node cache: the churn was served from the cache too" test "$(nc hits)" -gt 10000
+t "node cache: the churn was served from the cache too (over 5,000 hits)" \
+	test $(($(nc hits) - churn_h0)) -gt 5000
 t "64-level deep path resolves" \
 	cmp "$DX_SRC/$(cd "$DX_SRC" && find deep -name file | sort | tail -1)" \
 	"$DX_MNT/$(cd "$DX_SRC" && find deep -name file | sort | tail -1)"
